@@ -24,3 +24,25 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam
+
+# ---- build: validate template.yaml and build the function and the layers into .aws-sam/build ----------------
+# SAM CLI has its own venv (pinned in requirements-sam.txt). It runs with that venv first on PATH (so the layer
+# Makefile's `python3 -m pip` is the venv's), without this file's test settings, and without telemetry. No Docker
+# and no Python of the Lambda runtime are needed: the layer Makefile fetches wheels for the runtime.
+SAM_VENV := .venv-sam
+SAM := env -u PYTHONPATH -u MAKEFLAGS -u MFLAGS -u MAKELEVEL PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" \
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+build: $(SAM_VENV)/.installed
+	@runtimes="$$(grep -o 'python3\.[0-9]*' template.yaml | sort -u)"; \
+	layer="python$$(sed -n 's/^LAMBDA_PYTHON_VERSION ?= *//p' layers/ami_lifecycle/Makefile)"; \
+	if [ "$$runtimes" != "$$layer" ]; then \
+		echo "template.yaml uses $$runtimes but layers/ami_lifecycle/Makefile builds for $$layer" >&2; exit 1; \
+	fi
+	$(SAM) validate --lint
+	$(SAM) build

@@ -1,0 +1,24 @@
+"""EC2 AMI State Change (available): copy a new managed AMI to every DR region, or finish a DR copy."""
+
+from typing import Any
+
+from ami_lifecycle.clients import ClientFactory
+from ami_lifecycle.events import parse_ami_state_change
+from ami_lifecycle.image_available import handle_image_available
+from ami_lifecycle.policy import load_policy
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    policy = load_policy()  # before any AWS call: a bad policy stops here, naming the field
+    ami_event = parse_ami_state_change(event)
+    account_id = context.invoked_function_arn.split(":")[4]
+    return handle_image_available(ami_event, policy, ClientFactory(), account_id).as_dict()

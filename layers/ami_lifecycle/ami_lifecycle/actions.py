@@ -1,0 +1,135 @@
+"""The writes the product makes, one small class each.
+
+An action says what it does (`describe`), which IAM actions applying it needs (`permissions`, read by the
+template test), and applies itself to an EC2 client of its region. The planner creates them; the executor
+applies them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+@dataclass(frozen=True)
+class Action:
+    region: str
+    permissions: ClassVar[tuple[str, ...]] = ()
+
+    def apply(self, ec2: Any) -> str | None:
+        """Make the change; return the id of a created resource, if any."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CopyImage(Action):
+    """Copy a source AMI into this region, tagged at creation (AMI and snapshots)."""
+
+    source_image_id: str
+    source_region: str
+    name: str
+    description: str
+    client_token: str
+    image_tags: dict[str, str]
+    snapshot_tags: dict[str, str]
+    kms_key_id: str | None = None
+
+    permissions = ("ec2:CopyImage", "ec2:CreateTags")
+    # EC2 uses the caller's KMS permissions to re-encrypt the snapshots with a customer managed key.
+    kms_permissions: ClassVar[tuple[str, ...]] = (
+        "kms:CreateGrant",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+    )
+
+    def apply(self, ec2: Any) -> str | None:
+        params: dict[str, Any] = {
+            "SourceImageId": self.source_image_id,
+            "SourceRegion": self.source_region,
+            "Name": self.name,
+            "Description": self.description,
+            "ClientToken": self.client_token,
+            "TagSpecifications": [
+                {"ResourceType": "image", "Tags": _tag_list(self.image_tags)},
+                {"ResourceType": "snapshot", "Tags": _tag_list(self.snapshot_tags)},
+            ],
+        }
+        if self.kms_key_id:
+            params |= {"Encrypted": True, "KmsKeyId": self.kms_key_id}
+        return str(ec2.copy_image(**params)["ImageId"])
+
+    def describe(self) -> str:
+        key = f", encrypted with {self.kms_key_id}" if self.kms_key_id else ""
+        return f"copy {self.source_image_id} from {self.source_region}{key}"
+
+
+@dataclass(frozen=True)
+class TagResources(Action):
+    """Set tags on AMIs and snapshots of one region with a single CreateTags."""
+
+    resource_ids: tuple[str, ...]
+    tags: dict[str, str]
+
+    permissions = ("ec2:CreateTags",)
+
+    def apply(self, ec2: Any) -> str | None:
+        ec2.create_tags(Resources=list(self.resource_ids), Tags=_tag_list(self.tags))
+        return None
+
+    def describe(self) -> str:
+        return f"tag {', '.join(self.resource_ids)} with {', '.join(sorted(self.tags))}"
+
+
+@dataclass(frozen=True)
+class AddLaunchPermissions(Action):
+    """Let accounts, organizations or OUs launch an AMI. Only adds: permissions set by hand stay."""
+
+    image_id: str
+    launch_permissions: tuple[tuple[str, str], ...]  # (UserId|OrganizationArn|OrganizationalUnitArn|Group, value)
+
+    permissions = ("ec2:ModifyImageAttribute",)
+
+    def apply(self, ec2: Any) -> str | None:
+        ec2.modify_image_attribute(
+            ImageId=self.image_id,
+            LaunchPermission={"Add": [{k: v} for k, v in self.launch_permissions]},
+        )
+        return None
+
+    def describe(self) -> str:
+        return f"share {self.image_id} with {', '.join(v for _, v in self.launch_permissions)}"
+
+
+@dataclass(frozen=True)
+class AddSnapshotVolumePermissions(Action):
+    """Let accounts create volumes from a snapshot, which they need to copy a shared AMI."""
+
+    snapshot_id: str
+    account_ids: tuple[str, ...]
+
+    permissions = ("ec2:ModifySnapshotAttribute",)
+
+    def apply(self, ec2: Any) -> str | None:
+        ec2.modify_snapshot_attribute(
+            SnapshotId=self.snapshot_id,
+            Attribute="createVolumePermission",
+            OperationType="add",
+            UserIds=list(self.account_ids),
+        )
+        return None
+
+    def describe(self) -> str:
+        return f"allow {', '.join(self.account_ids)} to create volumes from {self.snapshot_id}"
+
+
+ACTIONS: tuple[type[Action], ...] = (CopyImage, TagResources, AddLaunchPermissions, AddSnapshotVolumePermissions)

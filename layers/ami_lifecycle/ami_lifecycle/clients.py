@@ -1,0 +1,67 @@
+"""AWS clients, made inside the invocation and keyed by region, so tests and the demo can inject them."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Throttling is a per-API token bucket: retry it with backoff rather than fail the region.
+DEFAULT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=30,
+)
+
+TRANSIENT_CODES = frozenset(
+    {
+        "RequestLimitExceeded",
+        "Throttling",
+        "ThrottlingException",
+        "ServiceUnavailable",
+        "Unavailable",
+        "InternalError",
+        "InternalFailure",
+        "RequestTimeout",
+    }
+)
+
+
+class ClientFactory:
+    """One client per (service, region), created on first use; safe to share between threads."""
+
+    def __init__(self, session: boto3.Session | None = None, config: Config | None = None) -> None:
+        self._session = session or boto3.Session()
+        self._config = config or DEFAULT_CONFIG
+        self._clients: dict[tuple[str, str], Any] = {}
+        # boto3 sessions are not thread-safe when creating clients.
+        self._lock = threading.Lock()
+
+    def client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._session.client(service, region_name=region, config=self._config)
+            return self._clients[key]
+
+    def ec2(self, region: str) -> Any:
+        return self.client("ec2", region)
+
+
+def error_code(error: BaseException) -> str:
+    """A short code for a failed call: the AWS error code, or the botocore exception name."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    if isinstance(error, BotoCoreError):
+        return type(error).__name__
+    return type(error).__name__
+
+
+def is_transient(error: BaseException) -> bool:
+    """Worth retrying later: throttling after retries, a region that did not answer, a 5xx."""
+    if isinstance(error, ClientError):
+        return error_code(error) in TRANSIENT_CODES
+    return isinstance(error, BotoCoreError)

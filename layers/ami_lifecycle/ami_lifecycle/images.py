@@ -1,0 +1,81 @@
+"""What the product knows about an AMI, and the lineage tags that tie a DR copy to its source."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+# Lineage tags. Copies carry all four; a managed source carries family and version.
+TAG_PREFIX = "ami-lifecycle:"
+FAMILY_TAG = f"{TAG_PREFIX}family"
+VERSION_TAG = f"{TAG_PREFIX}version"
+SOURCE_IMAGE_TAG = f"{TAG_PREFIX}source-image-id"
+SOURCE_REGION_TAG = f"{TAG_PREFIX}source-region"
+
+
+@dataclass(frozen=True)
+class Image:
+    image_id: str
+    region: str
+    owner_id: str
+    name: str
+    state: str
+    creation_date: str
+    tags: dict[str, str] = field(default_factory=dict)
+    snapshot_ids: tuple[str, ...] = ()
+    source_image_id: str | None = None
+    source_region: str | None = None
+    state_reason: str = ""
+
+    @classmethod
+    def from_api(cls, region: str, data: dict[str, Any]) -> Image:
+        """Build from one element of DescribeImages' `Images`."""
+        return cls(
+            image_id=data["ImageId"],
+            region=region,
+            owner_id=data.get("OwnerId", ""),
+            name=data.get("Name", ""),
+            state=data.get("State", ""),
+            creation_date=data.get("CreationDate", ""),
+            tags={t["Key"]: t["Value"] for t in data.get("Tags", [])},
+            snapshot_ids=tuple(
+                m["Ebs"]["SnapshotId"]
+                for m in data.get("BlockDeviceMappings", [])
+                if m.get("Ebs", {}).get("SnapshotId")
+            ),
+            source_image_id=data.get("SourceImageId"),
+            source_region=data.get("SourceImageRegion"),
+            state_reason=data.get("StateReason", {}).get("Message", ""),
+        )
+
+    @property
+    def copied_from(self) -> tuple[str, str] | None:
+        """(source image id, source region) if this is a copy made by this product."""
+        source_id = self.tags.get(SOURCE_IMAGE_TAG)
+        source_region = self.tags.get(SOURCE_REGION_TAG) or self.source_region
+        if source_id and source_region:
+            return source_id, source_region
+        return None
+
+    @property
+    def made_by_aws_backup(self) -> bool:
+        # AWS Backup AMIs cannot be managed through EC2; Backup names and tags them this way.
+        return self.name.startswith("AwsBackup_") or any(k.startswith("aws:backup:") for k in self.tags)
+
+
+def lineage_tags(family: str, version: str, source: Image | None = None) -> dict[str, str]:
+    """Lineage tags for a managed source (family and version) or for a copy of `source` (all four)."""
+    tags = {FAMILY_TAG: family, VERSION_TAG: version}
+    if source is not None:
+        tags |= {SOURCE_IMAGE_TAG: source.image_id, SOURCE_REGION_TAG: source.region}
+    return tags
+
+
+def copy_client_token(source: Image, destination_region: str, kms_key_id: str | None, attempt: int) -> str:
+    """Deterministic CopyImage ClientToken: a redelivered event never starts a second copy.
+
+    `attempt` counts earlier copies that failed, so a retry after a failed copy is a new request.
+    """
+    seed = f"{source.region}/{source.image_id}/{destination_region}/{kms_key_id or ''}/{attempt}"
+    return "ami-lifecycle-" + hashlib.sha256(seed.encode()).hexdigest()[:48]

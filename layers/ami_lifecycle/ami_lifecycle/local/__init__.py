@@ -1,0 +1,1 @@
+"""Local AWS: moto fidelity extension, event routing and the demo."""

@@ -1,0 +1,499 @@
+"""moto fidelity extension: AMI copy and register behave like EC2 where the product depends on it.
+
+moto 5.2.5 copies an AMI as a bare record (no lineage, tags, snapshots, encryption or pending state) and
+registers every AMI with one auto-created 15 GiB snapshot. ``install()`` patches moto's classes in-process,
+so the same behaviour applies under ``moto.mock_aws()`` and behind a ``ThreadedMotoServer`` running in the
+same process (both use the one set of backends). Each EC2 behaviour is one small function below; the tests
+in ``tests/fidelity`` name the AWS documentation each one follows.
+
+Time does not pass in moto: a copy stays ``pending`` until ``complete_pending_copies()`` advances it.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ec2.exceptions import (
+    EC2ClientError,
+    InvalidAMIIdError,
+    InvalidParameterDependency,
+    InvalidSnapshotIdError,
+    InvalidSnapshotInUse,
+    InvalidTaggableResourceType,
+    MalformedAMIIdError,
+)
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.amis import Ami
+from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot, Volume
+from moto.ec2.responses.amis import AmisResponse
+from moto.ec2.utils import random_ami_id, random_snapshot_id
+from moto.kms.models import kms_backends
+
+__all__ = ["complete_pending_copies", "fail_pending_copy", "install"]
+
+# One lock for every patched write path: moto's server handles requests on several threads, and a
+# ClientToken must map to exactly one image even when the same request arrives concurrently.
+_LOCK = threading.RLock()
+_MOTO: dict[str, Any] = {}  # moto's original members, captured by install()
+_INSTALLED_MARKER = "_ami_lifecycle_fidelity_installed"
+
+# EC2 reports this volume id for snapshots made by a copy ("arbitrary volume ID that should not be used").
+_COPIED_SNAPSHOT_VOLUME_ID = "vol-ffffffff"
+_COPY_RESOURCE_TYPES = frozenset({"image", "snapshot"})
+_REGISTER_RESOURCE_TYPES = frozenset({"image"})
+# Undocumented: a copy whose KMS key is unusable ends `failed`; users report this opaque reason.
+_KMS_FAILURE_CODE = "Client.InternalError"
+_INJECTED_FAILURE_CODE = "Server.InternalError"
+
+
+class IdempotentParameterMismatch(EC2ClientError):
+    """EC2's common error for a reused ClientToken whose request differs from the first one."""
+
+    def __init__(self, client_token: str) -> None:
+        super().__init__(
+            "IdempotentParameterMismatch",
+            f"The client token '{client_token}' was already used with different request parameters.",
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------
+
+
+def install() -> None:
+    """Patch moto in-process. Idempotent: a second call (from any importer) changes nothing."""
+    with _LOCK:
+        if getattr(AmisResponse, _INSTALLED_MARKER, False):
+            return
+        _MOTO["block_device_mappings"] = Ami.block_device_mappings
+        _MOTO["delete_snapshot"] = EBSBackend.delete_snapshot
+        AmisResponse.copy_image = _copy_image_action  # type: ignore[method-assign]
+        AmisResponse.register_image = _register_image_action  # type: ignore[method-assign]
+        Ami.block_device_mappings = property(_image_block_device_mappings)  # type: ignore[method-assign,assignment]
+        Snapshot.progress = property(_snapshot_progress)  # type: ignore[method-assign,assignment]
+        EBSBackend.delete_snapshot = _delete_snapshot_unless_mapped  # type: ignore[method-assign]
+        setattr(AmisResponse, _INSTALLED_MARKER, True)
+
+
+def complete_pending_copies(
+    region: str | None = None, account_id: str | None = None
+) -> list[tuple[str, str]]:
+    """Advance time: every pending CopyImage result (in that region/account, or all) finishes.
+
+    Returns the (region, image_id) pairs that became ``available``. A copy whose KMS key could not be
+    used turns ``failed`` instead (EC2 checks the key asynchronously) and is not in the result.
+    """
+    completed: list[tuple[str, str]] = []
+    with _LOCK:
+        for backend in _ec2_backends(region, account_id):
+            for image in list(backend.amis.values()):
+                if not _is_pending_copy(image):
+                    continue
+                pending: _PendingCopy = image.fidelity_pending_copy
+                if pending.failure is not None:
+                    _end_copy(image, "failed", "error", pending.failure)
+                else:
+                    _end_copy(image, "available", "completed", None)
+                    completed.append((backend.region_name, image.id))
+    return completed
+
+
+def fail_pending_copy(region: str, image_id: str, account_id: str | None = None) -> None:
+    """Make a pending CopyImage result fail, as EC2 does when a copy cannot finish."""
+    with _LOCK:
+        for backend in _ec2_backends(region, account_id):
+            image = backend.amis.get(image_id)
+            if image is not None and _is_pending_copy(image):
+                reason = {
+                    "Code": _INJECTED_FAILURE_CODE,
+                    "Message": "Copy image failed with an internal error.",
+                }
+                _end_copy(image, "failed", "error", reason)
+                return
+    raise ValueError(f"{image_id} is not a pending CopyImage result in {region}")
+
+
+# --------------------------------------------------------------------------------------------------
+# CopyImage
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CopyRequest:
+    """The CopyImage parameters that define a copy; equality is what ClientToken idempotency compares."""
+
+    source_image_id: str
+    source_region: str
+    name: str | None
+    description: str | None
+    encrypted: bool
+    kms_key_id: str | None
+    copy_image_tags: bool
+    image_tags: tuple[tuple[str, str], ...]
+    snapshot_tags: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class _PendingCopy:
+    """Marks an image as an unfinished copy; ``failure`` is the StateReason it will end with, if any."""
+
+    failure: dict[str, str] | None
+
+
+def _copy_image_action(self: AmisResponse) -> ActionResult:
+    tags = _tags_by_resource_type(self._get_param("TagSpecifications") or [], _COPY_RESOURCE_TYPES)
+    request = CopyRequest(
+        source_image_id=self._get_param("SourceImageId"),
+        source_region=self._get_param("SourceRegion"),
+        name=self._get_param("Name"),
+        description=self._get_param("Description"),
+        encrypted=bool(self._get_param("Encrypted")),
+        kms_key_id=self._get_param("KmsKeyId"),
+        copy_image_tags=bool(self._get_param("CopyImageTags")),
+        image_tags=tuple(tags.get("image", {}).items()),
+        snapshot_tags=tuple(tags.get("snapshot", {}).items()),
+    )
+    self.error_on_dryrun()
+    image_id = copy_image_idempotently(self.ec2_backend, request, self._get_param("ClientToken"))
+    return ActionResult({"ImageId": image_id})
+
+
+def copy_image_idempotently(backend: Any, request: CopyRequest, client_token: str | None) -> str:
+    """ClientToken: the same token and request in this region/account returns the first ImageId."""
+    with _LOCK:
+        # Kept on the backend so that moto's reset (mock_aws exit, /moto-api/reset) forgets the tokens too.
+        tokens: dict[str, tuple[CopyRequest, str]] = backend.__dict__.setdefault("fidelity_copy_tokens", {})
+        if client_token and client_token in tokens:
+            first_request, image_id = tokens[client_token]
+            if first_request != request:
+                raise IdempotentParameterMismatch(client_token)
+            return image_id
+        image = start_copy(backend, request)
+        if client_token:
+            tokens[client_token] = (request, image.id)
+        return image.id
+
+
+def start_copy(backend: Any, request: CopyRequest) -> Ami:
+    """Register the pending copy in the destination region, with lineage, tags and copied snapshots."""
+    if request.kms_key_id and not request.encrypted:
+        raise InvalidParameterDependency("KmsKeyId", "Encrypted")  # the key only applies to encrypted copies
+    source_backend = ec2_backends[backend.account_id][request.source_region]
+    source = _find_source_image(source_backend, request.source_image_id)
+    key_arn = _resolve_kms_key_arn(backend, request.kms_key_id) if request.kms_key_id else None
+
+    image = _new_image_without_auto_snapshot(
+        backend, source_ami=source, name=request.name, description=request.description, state="pending"
+    )
+    image.source_image_id = source.id
+    image.source_image_region = request.source_region
+    image.root_device_name = source.root_device_name
+    image.boot_mode = source.boot_mode
+    image.ena_support = getattr(source, "ena_support", None)
+    image.fidelity_mappings = [
+        _copy_mapping(backend, source_backend, mapping, image.id, source.id, request, key_arn)
+        for mapping in source.block_device_mappings
+    ]
+    image.root_device_type = "ebs" if _snapshot_ids(image) else source.root_device_type
+    failure = None
+    if request.kms_key_id and key_arn is None:
+        message = f"Copy image failed: KMS key {request.kms_key_id} is not usable in {backend.region_name}."
+        failure = {"Code": _KMS_FAILURE_CODE, "Message": message}
+    image.fidelity_pending_copy = _PendingCopy(failure)
+    backend.amis[image.id] = image
+
+    _tag(backend, [image.id], _tags_for_copy(source, request))
+    _tag(backend, _snapshot_ids(image), dict(request.snapshot_tags))
+    return image
+
+
+def _find_source_image(source_backend: Any, image_id: str) -> Ami:
+    """The source must exist in SourceRegion: EC2 answers InvalidAMIID.Malformed / InvalidAMIID.NotFound."""
+    if not image_id or not image_id.startswith("ami-"):
+        raise MalformedAMIIdError([image_id])
+    source: Ami | None = source_backend.amis.get(image_id)
+    if source is None:
+        raise InvalidAMIIdError(image_id)
+    return source
+
+
+def _tags_for_copy(source: Ami, request: CopyRequest) -> dict[str, str]:
+    """CopyImageTags copies the source's user tags, never ``aws:`` ones; TagSpecifications win a shared key.
+
+    EC2 tag keys are unique per resource and a value given for an existing key overwrites it, so the tags
+    the caller states explicitly override the copied value.
+    """
+    copied = {}
+    if request.copy_image_tags:
+        copied = {t["key"]: t["value"] for t in source.get_tags() if not t["key"].startswith("aws:")}
+    return copied | dict(request.image_tags)
+
+
+def _copy_mapping(
+    backend: Any,
+    source_backend: Any,
+    mapping: dict[str, Any],
+    image_id: str,
+    source_image_id: str,
+    request: CopyRequest,
+    key_arn: str | None,
+) -> dict[str, Any]:
+    """Each EBS snapshot of the source becomes a new pending snapshot here; the mapping points at it."""
+    ebs = mapping.get("Ebs")
+    if not ebs or not ebs.get("SnapshotId"):
+        return copy.deepcopy(mapping)  # instance-store, NoDevice and empty-volume entries stay as they are
+    source_snapshot: Snapshot | None = source_backend.snapshots.get(ebs["SnapshotId"])
+    size = source_snapshot.volume_size if source_snapshot else ebs.get("VolumeSize")
+    encrypted, kms_key = _copy_encryption(backend, request, key_arn, source_snapshot)
+    snapshot = _new_pending_snapshot(
+        backend,
+        size=size,
+        description=f"Copied for DestinationAmi {image_id} from SourceAmi {source_image_id} "
+        f"for SourceSnapshot {ebs['SnapshotId']}",
+        encrypted=encrypted,
+        kms_key_id=kms_key,
+        from_ami=image_id,
+    )
+    new_ebs = {k: v for k, v in ebs.items() if k != "KmsKeyId"}
+    new_ebs |= {"SnapshotId": snapshot.id, "Encrypted": encrypted}
+    return {**copy.deepcopy(mapping), "Ebs": new_ebs}
+
+
+def _copy_encryption(
+    backend: Any, request: CopyRequest, key_arn: str | None, source_snapshot: Snapshot | None
+) -> tuple[bool, str | None]:
+    """Encrypted and KmsKeyId of a snapshot copy.
+
+    An encrypted source stays encrypted, Encrypted=True encrypts an unencrypted one, and so does EBS
+    encryption by default in the destination region. The key is KmsKeyId, else the default EBS key there.
+    """
+    encrypted = (
+        request.encrypted
+        or bool(source_snapshot and source_snapshot.encrypted)
+        or bool(backend.ebs_encryption_by_default)
+    )
+    if request.kms_key_id:
+        return (
+            encrypted,
+            key_arn or request.kms_key_id,
+        )  # an unusable key is kept as given: the copy will fail
+    return encrypted, _default_ebs_key_arn(backend) if encrypted else None
+
+
+def _resolve_kms_key_arn(backend: Any, key_id: str) -> str | None:
+    """The key (id, ARN, alias or alias ARN) must be a usable symmetric key in the DESTINATION region.
+
+    EC2 validates the key asynchronously: the call succeeds and the copy fails later, so None here means
+    "this copy will fail", not an error for the caller.
+    """
+    if key_id.startswith("arn:") and key_id.split(":")[3] != backend.region_name:
+        return None  # a key of another region: KMS keys are regional
+    kms = kms_backends[backend.account_id][backend.region_name]
+    try:
+        key = kms.describe_key(key_id)
+    except (KeyError, AttributeError):  # how moto's KMS says "no such key id / alias"
+        return None
+    if key.key_state != "Enabled" or key.key_spec != "SYMMETRIC_DEFAULT":
+        return None  # EBS needs an enabled symmetric key
+    return str(key.arn)
+
+
+def _default_ebs_key_arn(backend: Any) -> str:
+    """Encrypted without KmsKeyId: the account's default EBS key in the destination region.
+
+    moto keeps it as the ``alias/aws/ebs`` key (created on first use, as AWS does) or the key chosen
+    with ModifyEbsDefaultKmsKeyId, so KMS DescribeKey on the snapshot's KmsKeyId works.
+    """
+    return str(backend.default_kms_key_id or backend._create_default_encryption_key())
+
+
+def _new_pending_snapshot(
+    backend: Any, size: int, description: str, encrypted: bool, kms_key_id: str | None, from_ami: str
+) -> Snapshot:
+    """A snapshot being copied: ``pending`` until the copy completes, sized like its source."""
+    volume = Volume(backend, _COPIED_SNAPSHOT_VOLUME_ID, size, zone=None)  # not a real volume: not registered
+    snapshot = Snapshot(
+        backend,
+        random_snapshot_id(),
+        volume,
+        description,
+        encrypted=encrypted,
+        kms_key_id=kms_key_id,
+        from_ami=from_ami,
+    )
+    snapshot.status = "pending"
+    backend.snapshots[snapshot.id] = snapshot
+    return snapshot
+
+
+def _end_copy(image: Ami, image_state: str, snapshot_state: str, reason: dict[str, str] | None) -> None:
+    """A copy ends available (snapshots completed) or failed (snapshots error, StateReason set)."""
+    image.state = image_state
+    image.state_reason = reason
+    image.fidelity_pending_copy = None
+    for snapshot_id in _snapshot_ids(image):
+        snapshot = image.ec2_backend.snapshots.get(snapshot_id)
+        if snapshot is not None:
+            snapshot.status = snapshot_state
+
+
+# --------------------------------------------------------------------------------------------------
+# RegisterImage
+# --------------------------------------------------------------------------------------------------
+
+
+def _register_image_action(self: AmisResponse) -> ActionResult:
+    tags = _tags_by_resource_type(self._get_param("TagSpecifications") or [], _REGISTER_RESOURCE_TYPES)
+    mappings = self._get_param("BlockDeviceMappings") or []
+    self.error_on_dryrun()
+    image = register_image(
+        self.ec2_backend,
+        name=self._get_param("Name"),
+        description=self._get_param("Description"),
+        mappings=mappings,
+        root_device_name=self._get_param("RootDeviceName"),
+        architecture=self._get_param("Architecture"),
+        virtualization_type=self._get_param("VirtualizationType"),
+        boot_mode=self._get_param("BootMode"),
+        ena_support=self._get_param("EnaSupport"),
+        tags=tags.get("image", {}),
+    )
+    return ActionResult({"ImageId": image.id})
+
+
+def register_image(
+    backend: Any,
+    name: str | None,
+    description: str | None,
+    mappings: list[dict[str, Any]],
+    root_device_name: str | None,
+    architecture: str | None,
+    virtualization_type: str | None,
+    boot_mode: str | None,
+    ena_support: bool | None,
+    tags: dict[str, str],
+) -> Ami:
+    """An EBS-backed AMI made of exactly the given mappings; without mappings, moto's old behaviour."""
+    with _LOCK:
+        resolved = [_register_mapping(backend, mapping) for mapping in mappings]  # validate before creating
+        if resolved:
+            image = _new_image_without_auto_snapshot(backend, name=name, description=description)
+            image.fidelity_mappings = resolved
+            image.root_device_type = "ebs"
+        else:
+            image = backend.register_image(name, description)
+        # Documented defaults of RegisterImage: i386 and paravirtual; no boot mode unless one is given.
+        image.architecture = architecture or "i386"
+        image.virtualization_type = virtualization_type or "paravirtual"
+        image.boot_mode = boot_mode
+        image.ena_support = ena_support
+        if root_device_name:
+            image.root_device_name = root_device_name
+        backend.amis[image.id] = image
+        _tag(backend, [image.id], tags)
+        return image
+
+
+def _register_mapping(backend: Any, mapping: dict[str, Any]) -> dict[str, Any]:
+    """An EBS mapping must name a snapshot of this region; unset size/type come from the snapshot.
+
+    RegisterImage cannot set the encryption state: the volume is encrypted exactly when the snapshot is.
+    """
+    ebs = mapping.get("Ebs")
+    if not ebs or not ebs.get("SnapshotId"):
+        return copy.deepcopy(mapping)
+    snapshot: Snapshot | None = backend.snapshots.get(ebs["SnapshotId"])
+    if snapshot is None:
+        raise InvalidSnapshotIdError()
+    resolved = {
+        "SnapshotId": snapshot.id,
+        "VolumeSize": ebs.get("VolumeSize") or snapshot.volume_size,
+        "VolumeType": ebs.get("VolumeType") or snapshot.volume.volume_type,
+        "DeleteOnTermination": ebs.get("DeleteOnTermination", True),
+        "Encrypted": bool(snapshot.encrypted),
+    }
+    resolved |= {k: ebs[k] for k in ("Iops", "Throughput") if ebs.get(k) is not None}
+    return {**copy.deepcopy(mapping), "Ebs": resolved}
+
+
+# --------------------------------------------------------------------------------------------------
+# DescribeImages, DescribeSnapshots and DeleteSnapshot with the new mappings
+# --------------------------------------------------------------------------------------------------
+
+
+def _image_block_device_mappings(self: Ami) -> list[dict[str, Any]]:
+    """Images made here report their own mappings; images moto made the old way keep moto's."""
+    mappings: list[dict[str, Any]] | None = getattr(self, "fidelity_mappings", None)
+    if mappings is None:
+        return list(_MOTO["block_device_mappings"].fget(self))
+    return mappings
+
+
+def _snapshot_progress(self: Snapshot) -> str:
+    """A snapshot still being copied is not at 100%."""
+    return "100%" if self.status == "completed" else "0%"
+
+
+def _delete_snapshot_unless_mapped(self: EBSBackend, snapshot_id: str) -> Snapshot:
+    """A snapshot used by any registered AMI cannot be deleted: InvalidSnapshot.InUse (moto knew one AMI)."""
+    for image in list(self.amis.values()):  # type: ignore[attr-defined]
+        if snapshot_id in _snapshot_ids(image):
+            raise InvalidSnapshotInUse(snapshot_id, image.id)
+    result: Snapshot = _MOTO["delete_snapshot"](self, snapshot_id)
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _new_image_without_auto_snapshot(backend: Any, **kwargs: Any) -> Ami:
+    """moto's Ami() always snapshots a fake 15 GiB volume; EC2 makes no snapshot beyond the mapped ones."""
+    image = Ami(backend, random_ami_id(), **kwargs)
+    backend.snapshots.pop(image.ebs_snapshot.id, None)
+    image.ebs_snapshot = None
+    return image
+
+
+def _is_pending_copy(image: Ami) -> bool:
+    return getattr(image, "fidelity_pending_copy", None) is not None and image.state == "pending"
+
+
+def _snapshot_ids(image: Ami) -> list[str]:
+    return [m["Ebs"]["SnapshotId"] for m in image.block_device_mappings if m.get("Ebs", {}).get("SnapshotId")]
+
+
+def _tags_by_resource_type(
+    specifications: list[dict[str, Any]], allowed: frozenset[str]
+) -> dict[str, dict[str, str]]:
+    """TagSpecifications grouped by ResourceType; any other resource type fails the request."""
+    tags: dict[str, dict[str, str]] = {}
+    for specification in specifications:
+        resource_type = specification.get("ResourceType", "")
+        if resource_type not in allowed:
+            raise InvalidTaggableResourceType(resource_type)
+        for tag in specification.get("Tags", []):
+            tags.setdefault(resource_type, {})[tag["Key"]] = tag.get("Value", "")
+    return tags
+
+
+def _tag(backend: Any, resource_ids: list[str], tags: dict[str, str]) -> None:
+    if resource_ids and tags:
+        backend.create_tags(resource_ids, tags)
+
+
+def _ec2_backends(region: str | None, account_id: str | None) -> Iterator[Any]:
+    """The EC2 backends that exist (never creates one), optionally narrowed to a region and account."""
+    for account, regional in list(ec2_backends.items()):
+        if account_id is not None and account != account_id:
+            continue
+        for region_name, backend in list(regional.items()):
+            if region is None or region_name == region:
+                yield backend

@@ -1,0 +1,115 @@
+"""Pure decisions for a new or newly copied AMI: live state + policy in, actions out. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .actions import Action, AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
+from .images import Image, copy_client_token, lineage_tags
+from .inventory import ImageState
+from .policy import DrRegion, Match, Policy, Sharing
+
+# A copy that failed this often is not retried by events; the operator looks at why.
+MAX_COPY_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class DesiredImage:
+    """The tags and permissions an image and its snapshots should carry."""
+
+    image_tags: dict[str, str]
+    snapshot_tags: dict[str, str]
+    sharing: Sharing
+
+
+@dataclass(frozen=True)
+class CopyDecision:
+    action: CopyImage | None
+    existing: Image | None  # the copy to finish or wait for
+    note: str
+
+
+def desired_source(source: Image, match: Match, policy: Policy) -> DesiredImage:
+    image_tags = lineage_tags(match.family, match.version)
+    snapshot_tags = policy.tags_for(match.rule).to_snapshots.apply(source.tags) | image_tags
+    return DesiredImage(image_tags, snapshot_tags, policy.sharing_for(match.rule))
+
+
+def desired_copy(source: Image, match: Match, policy: Policy) -> DesiredImage:
+    propagation = policy.tags_for(match.rule)
+    lineage = lineage_tags(match.family, match.version, source)
+    image_tags = propagation.to_copies.apply(source.tags) | lineage
+    snapshot_tags = propagation.to_snapshots.apply(image_tags) | lineage
+    return DesiredImage(image_tags, snapshot_tags, policy.sharing_for(match.rule))
+
+
+def plan_finish(image: Image, state: ImageState, desired: DesiredImage) -> list[Action]:
+    """Tags on the image and its snapshots, launch and snapshot permissions: only what is missing."""
+    actions: list[Action] = list(_plan_tags(image, state, desired))
+
+    missing_launch = sorted(set(_launch_pairs(desired.sharing)) - state.launch_permissions)
+    if missing_launch:
+        actions.append(AddLaunchPermissions(image.region, image.image_id, tuple(missing_launch)))
+
+    for snapshot_id in image.snapshot_ids:
+        missing = sorted(set(desired.sharing.snapshot_accounts) - state.snapshot_accounts.get(snapshot_id, set()))
+        if missing:
+            actions.append(AddSnapshotVolumePermissions(image.region, snapshot_id, tuple(missing)))
+    return actions
+
+
+def plan_copy(source: Image, match: Match, dr: DrRegion, copies: list[Image], policy: Policy) -> CopyDecision:
+    """Start a copy into `dr` unless one exists; a failed copy is retried with a new token, a few times."""
+    live = [c for c in copies if c.state not in ("failed", "error", "deregistered")]
+    if live:
+        # Prefer an available copy; duplicates (made outside this product's token) are reported, not touched.
+        live.sort(key=lambda c: (c.state != "available", c.creation_date, c.image_id))
+        extra = f"; also found {', '.join(c.image_id for c in live[1:])}" if len(live) > 1 else ""
+        return CopyDecision(None, live[0], f"copy {live[0].image_id} is {live[0].state}{extra}")
+
+    attempt = len(copies)
+    if attempt >= MAX_COPY_ATTEMPTS:
+        reasons = "; ".join(f"{c.image_id}: {c.state_reason or c.state}" for c in copies)
+        return CopyDecision(None, None, f"{attempt} copies failed, not retrying ({reasons})")
+
+    desired = desired_copy(source, match, policy)
+    action = CopyImage(
+        region=dr.region,
+        source_image_id=source.image_id,
+        source_region=source.region,
+        name=source.name,
+        description=f"DR copy of {source.image_id} from {source.region} ({match.family} {match.version})"[:255],
+        client_token=copy_client_token(source, dr.region, dr.kms_key_id, attempt),
+        image_tags=desired.image_tags,
+        snapshot_tags=desired.snapshot_tags,
+        kms_key_id=dr.kms_key_id,
+    )
+    retry = f" (attempt {attempt + 1} after {attempt} failed)" if attempt else ""
+    return CopyDecision(action, None, f"copy to {dr.region}{retry}")
+
+
+def _launch_pairs(sharing: Sharing) -> list[tuple[str, str]]:
+    return [(k, v) for perm in sharing.launch_permissions for k, v in perm.items()]
+
+
+def _missing(current: dict[str, str], desired: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in desired.items() if current.get(k) != v}
+
+
+def _plan_tags(image: Image, state: ImageState, desired: DesiredImage) -> list[TagResources]:
+    """As few CreateTags calls as possible: one for the snapshots, joined by the image when that is exact."""
+    snapshots = tuple(s for s in image.snapshot_ids if _missing(state.snapshot_tags.get(s, {}), desired.snapshot_tags))
+    image_missing = _missing(image.tags, desired.image_tags)
+    final_image_tags = image.tags | desired.image_tags
+    # The image can share the snapshots' call only if that call sets nothing on it that it should not have.
+    joinable = image_missing.items() <= desired.snapshot_tags.items() and not _missing(
+        final_image_tags, desired.snapshot_tags
+    )
+    if image_missing and joinable:
+        return [TagResources(image.region, (image.image_id, *snapshots), desired.snapshot_tags)]
+    actions = []
+    if image_missing:
+        actions.append(TagResources(image.region, (image.image_id,), image_missing))
+    if snapshots:
+        actions.append(TagResources(image.region, snapshots, desired.snapshot_tags))
+    return actions

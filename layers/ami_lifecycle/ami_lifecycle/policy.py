@@ -1,0 +1,328 @@
+"""The policy document: which AMIs are managed, how they group into families, where they go.
+
+One YAML document, validated here before any AWS call. Every model forbids unknown keys so that a
+typo fails loudly instead of silently turning a feature off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+POLICY_FILE_ENV = "POLICY_FILE"
+
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"
+ACCOUNT_PATTERN = r"^\d{12}$"
+ORG_ARN_PATTERN = r"^arn:aws[a-z-]*:organizations::\d{12}:organization/o-[a-z0-9]{10,32}$"
+OU_ARN_PATTERN = r"^arn:aws[a-z-]*:organizations::\d{12}:ou/o-[a-z0-9]{10,32}/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$"
+KMS_KEY_PATTERN = (
+    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)"
+    r"|alias/[A-Za-z0-9/_-]+|(mrk-)?[0-9a-f-]{32,36})$"
+)
+
+Region = Annotated[str, Field(pattern=REGION_PATTERN)]
+AccountId = Annotated[str, Field(pattern=ACCOUNT_PATTERN)]
+
+
+class PolicyError(ValueError):
+    """The policy document cannot be used; the message names the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DrRegion(_Strict):
+    """A disaster-recovery region that receives a copy of every managed AMI."""
+
+    region: Region
+    kms_key_id: Annotated[str, Field(pattern=KMS_KEY_PATTERN)] | None = Field(
+        default=None,
+        description="Encrypt copies in this region with this key (id, alias or ARN of a key in this region).",
+    )
+
+    @model_validator(mode="after")
+    def _key_lives_in_region(self) -> DrRegion:
+        # CopyImage needs the key in the destination region; a key ARN of another region never works.
+        if self.kms_key_id and self.kms_key_id.startswith("arn:"):
+            key_region = self.kms_key_id.split(":")[3]
+            if key_region != self.region:
+                raise ValueError(
+                    f"kms_key_id {self.kms_key_id} is in {key_region}, but copies to {self.region} "
+                    f"need a key in {self.region}"
+                )
+        return self
+
+
+class Sharing(_Strict):
+    """Who may launch managed AMIs (and copy them, with snapshot permissions)."""
+
+    accounts: list[AccountId] = Field(default_factory=list)
+    organization_arns: list[Annotated[str, Field(pattern=ORG_ARN_PATTERN)]] = Field(default_factory=list)
+    organizational_unit_arns: list[Annotated[str, Field(pattern=OU_ARN_PATTERN)]] = Field(default_factory=list)
+    snapshot_permissions: bool = Field(
+        default=False,
+        description="Also grant createVolumePermission on the snapshots to `accounts` (needed to copy the AMI).",
+    )
+    public: bool = Field(default=False, description="Make AMIs public. Needs allow_public_sharing: true.")
+
+    @property
+    def launch_permissions(self) -> list[dict[str, str]]:
+        perms: list[dict[str, str]] = [{"UserId": a} for a in self.accounts]
+        perms += [{"OrganizationArn": a} for a in self.organization_arns]
+        perms += [{"OrganizationalUnitArn": a} for a in self.organizational_unit_arns]
+        if self.public:
+            perms.append({"Group": "all"})
+        return perms
+
+    @property
+    def snapshot_accounts(self) -> list[str]:
+        return list(self.accounts) if self.snapshot_permissions else []
+
+
+class TagFilter(_Strict):
+    """Glob patterns over tag keys (case-sensitive); a key passes if it matches include and not exclude."""
+
+    include: list[str] = Field(default_factory=lambda: ["*"])
+    exclude: list[str] = Field(default_factory=list)
+
+    def apply(self, tags: dict[str, str]) -> dict[str, str]:
+        return {
+            k: v
+            for k, v in tags.items()
+            if not k.startswith("aws:")  # reserved: EC2 refuses to set them
+            and any(fnmatchcase(k, p) for p in self.include)
+            and not any(fnmatchcase(k, p) for p in self.exclude)
+        }
+
+
+class TagPropagation(_Strict):
+    to_copies: TagFilter = Field(default_factory=TagFilter, description="Source AMI tags carried onto DR copies.")
+    to_snapshots: TagFilter = Field(
+        default_factory=TagFilter, description="AMI tags carried onto the AMI's own snapshots."
+    )
+
+
+class Retention(_Strict):
+    """How versions retire (applied by the scheduled sweep)."""
+
+    keep_latest: int = Field(default=3, ge=1, description="The newest N versions of a family are always kept.")
+    keep_days: int = Field(default=0, ge=0, description="Versions younger than this many days are kept.")
+    deprecate_after_days: int = Field(
+        default=0, ge=0, description="Days after a version is superseded before it is deprecated."
+    )
+    deregister_after_days: int = Field(
+        default=30, ge=1, description="Grace period: days a version stays deprecated before it is deregistered."
+    )
+    disable_after_days: int | None = Field(
+        default=None, ge=0, description="Optional: disable deprecated versions after this many days."
+    )
+    launched_within_days: int = Field(
+        default=30, ge=0, description="A version launched within this many days counts as in use."
+    )
+    keep_tag: str = Field(default="ami-lifecycle:keep", description="An AMI with this tag key is never retired.")
+
+    @model_validator(mode="after")
+    def _disable_before_deregister(self) -> Retention:
+        if self.disable_after_days is not None and self.disable_after_days >= self.deregister_after_days:
+            raise ValueError("disable_after_days must be smaller than deregister_after_days")
+        return self
+
+
+class ValueSource(_Strict):
+    """Where a family name or version comes from: exactly one of tag, name_group, value."""
+
+    tag: str | None = None
+    name_group: str | None = None
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ValueSource:
+        if sum(x is not None for x in (self.tag, self.name_group, self.value)) != 1:
+            raise ValueError("set exactly one of tag, name_group, value")
+        return self
+
+
+class Selector(_Strict):
+    """Which AMIs a rule manages. All listed tags must match (value "*" = any value) and the name pattern."""
+
+    tags: dict[str, str] = Field(default_factory=dict)
+    name_pattern: str | None = Field(default=None, description="Python regex, matched against the whole name.")
+
+    @field_validator("name_pattern")
+    @classmethod
+    def _compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"not a valid regular expression: {e}") from e
+        return v
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Selector:
+        if not self.tags and not self.name_pattern:
+            raise ValueError("select needs tags and/or name_pattern; an empty selector would manage every AMI")
+        return self
+
+    def matches(self, name: str, tags: dict[str, str]) -> dict[str, str | None] | None:
+        """The name pattern's named groups if this AMI is selected, else None."""
+        for key, want in self.tags.items():
+            if key not in tags or (want != "*" and tags[key] != want):
+                return None
+        if self.name_pattern is None:
+            return {}
+        m = re.fullmatch(self.name_pattern, name or "")
+        return m.groupdict() if m else None
+
+
+class Rule(_Strict):
+    """One group of managed AMIs. Rules are tried in order; the first whose selector matches wins."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    select: Selector
+    family: ValueSource
+    version: ValueSource | None = Field(
+        default=None, description="Where the version label comes from; default: the AMI's creation date."
+    )
+    dr_regions: list[Region] | None = Field(
+        default=None, description="Subset of the policy's DR regions for this rule; default: all of them."
+    )
+    sharing: Sharing | None = None
+    tags: TagPropagation | None = None
+    retention: Retention | None = None
+
+    @model_validator(mode="after")
+    def _groups_exist(self) -> Rule:
+        groups = set(re.compile(self.select.name_pattern).groupindex) if self.select.name_pattern else set()
+        for field, source in (("family", self.family), ("version", self.version)):
+            if source is not None and source.name_group is not None and source.name_group not in groups:
+                raise ValueError(
+                    f"{field}.name_group {source.name_group!r} is not a named group of select.name_pattern"
+                )
+        return self
+
+
+class Defaults(_Strict):
+    sharing: Sharing = Field(default_factory=Sharing)
+    tags: TagPropagation = Field(default_factory=TagPropagation)
+    retention: Retention = Field(default_factory=Retention)
+
+
+class Policy(_Strict):
+    version: Literal[1] = 1
+    home_region: Region
+    dr_regions: list[DrRegion] = Field(default_factory=list)
+    allow_public_sharing: bool = Field(
+        default=False, description="Must be true for any rule to set sharing.public; a second, explicit opt-in."
+    )
+    defaults: Defaults = Field(default_factory=Defaults)
+    managed_images: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        names = [r.region for r in self.dr_regions]
+        if self.home_region in names:
+            raise ValueError(f"dr_regions: {self.home_region} is the home region and cannot be a DR region")
+        if len(set(names)) != len(names):
+            raise ValueError("dr_regions: a region is listed twice")
+        rule_names = [r.name for r in self.managed_images]
+        if len(set(rule_names)) != len(rule_names):
+            raise ValueError("managed_images: two rules have the same name")
+        for i, rule in enumerate(self.managed_images):
+            unknown = set(rule.dr_regions or []) - set(names)
+            if unknown:
+                raise ValueError(f"managed_images.{i}.dr_regions: {sorted(unknown)} not listed in dr_regions")
+        public = [r.name for r in self.managed_images if self.sharing_for(r).public]
+        if public and not self.allow_public_sharing:
+            raise ValueError(
+                f"sharing.public is set ({', '.join(public) or 'defaults'}) but allow_public_sharing is not true"
+            )
+        return self
+
+    # Effective settings of a rule: its own where set, else the defaults.
+    def sharing_for(self, rule: Rule) -> Sharing:
+        return rule.sharing or self.defaults.sharing
+
+    def tags_for(self, rule: Rule) -> TagPropagation:
+        return rule.tags or self.defaults.tags
+
+    def retention_for(self, rule: Rule) -> Retention:
+        return rule.retention or self.defaults.retention
+
+    def dr_regions_for(self, rule: Rule) -> list[DrRegion]:
+        if rule.dr_regions is None:
+            return list(self.dr_regions)
+        return [r for r in self.dr_regions if r.region in rule.dr_regions]
+
+    def dr_region(self, name: str) -> DrRegion | None:
+        return next((r for r in self.dr_regions if r.region == name), None)
+
+    def match(self, name: str, tags: dict[str, str], creation_date: str) -> Match | None:
+        """The first rule selecting this AMI, with its family and version, or None."""
+        for rule in self.managed_images:
+            groups = rule.select.matches(name, tags)
+            if groups is None:
+                continue
+            family = _resolve(rule.family, tags, groups)
+            version = _resolve(rule.version, tags, groups) if rule.version else creation_date
+            if family and version:
+                return Match(rule=rule, family=family, version=version)
+        return None
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: Rule
+    family: str
+    version: str
+
+
+def _resolve(source: ValueSource, tags: dict[str, str], groups: dict[str, str | None]) -> str | None:
+    if source.value is not None:
+        return source.value
+    if source.tag is not None:
+        return tags.get(source.tag) or None
+    return groups.get(source.name_group or "") or None
+
+
+def parse_policy(document: str, origin: str = "policy") -> Policy:
+    """Validate a YAML policy document; PolicyError names the first bad field."""
+    try:
+        data = yaml.safe_load(document)
+    except yaml.YAMLError as e:
+        raise PolicyError(f"{origin}: not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise PolicyError(f"{origin}: the document must be a mapping, got {type(data).__name__}")
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}" for err in e.errors()
+        )
+        raise PolicyError(f"{origin}: invalid policy: {problems}") from e
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, mtime_ns: int) -> Policy:
+    return parse_policy(Path(path).read_text(encoding="utf-8"), origin=path)
+
+
+def load_policy(path: str | None = None) -> Policy:
+    """Load the policy named by POLICY_FILE (cached while the file is unchanged)."""
+    path = path or os.environ.get(POLICY_FILE_ENV)
+    if not path:
+        raise PolicyError(f"no policy: set {POLICY_FILE_ENV} to the path of the policy document")
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError as e:
+        raise PolicyError(f"{path}: cannot read the policy document: {e.strerror}") from e
+    return _load(path, mtime)

@@ -1,0 +1,64 @@
+"""API-call budgets of the image-available flow: constant per region, never per tag or permission."""
+
+from __future__ import annotations
+
+import pytest
+from ami_lifecycle.events import parse_ami_state_change
+from ami_lifecycle.image_available import handle_image_available
+from ami_lifecycle.local import fidelity
+from ami_lifecycle.local.calls import record_calls
+from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
+from ami_lifecycle.policy import parse_policy
+
+from .conftest import Account, ami_event
+
+DR_POOL = ["us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ca-central-1"]
+SNAPSHOTS = 2  # Account.build_ami makes AMIs with two volumes
+
+
+def budget_policy(account: Account, regions: list[str]):
+    dr = "\n".join(f"  - region: {r}" for r in regions)
+    text = account.policy_text.replace(
+        "  - region: us-west-2\n    kms_key_id: " + account.kms_key_arn + "\n  - region: eu-west-1", dr
+    )
+    return parse_policy(text)
+
+
+@pytest.mark.parametrize("dr_regions", [1, 2, 5])
+def test_new_ami_costs_five_plus_two_per_snapshot_plus_two_per_region(account: Account, dr_regions: int) -> None:
+    policy = budget_policy(account, DR_POOL[:dr_regions])
+    event = parse_ami_state_change(ami_event(account.build_ami()))
+
+    with record_calls() as calls:
+        handle_image_available(event, policy, account.clients(), DEFAULT_ACCOUNT_ID)
+
+    ops = calls.by_operation()
+    assert ops["CopyImage"] == dr_regions
+    assert ops["CreateTags"] == 1 and ops["ModifyImageAttribute"] == 1
+    assert ops["ModifySnapshotAttribute"] == SNAPSHOTS
+    assert len(calls.calls) == 5 + 2 * SNAPSHOTS + 2 * dr_regions
+
+
+def test_redelivered_event_only_reads(account: Account) -> None:
+    event = parse_ami_state_change(ami_event(account.build_ami()))
+    handle_image_available(event, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+
+    with record_calls() as calls:
+        handle_image_available(event, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+
+    assert not any(c.operation.startswith(("Copy", "Create", "Modify")) for c in calls.calls)
+    assert len(calls.calls) == 3 + SNAPSHOTS + 2  # image, snapshots, launch and volume permissions; 2 lookups
+
+
+def test_finishing_a_copy_costs_five_plus_two_per_snapshot(account: Account) -> None:
+    source = parse_ami_state_change(ami_event(account.build_ami()))
+    handle_image_available(source, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+    region, copy_id = fidelity.complete_pending_copies("us-west-2")[0]
+
+    with record_calls() as calls:
+        handle_image_available(
+            parse_ami_state_change(ami_event(copy_id, region)), account.policy, account.clients(), DEFAULT_ACCOUNT_ID
+        )
+
+    assert calls.count("CreateTags") == 0  # tagged at creation by CopyImage
+    assert len(calls.calls) == 5 + 2 * SNAPSHOTS

@@ -1,0 +1,165 @@
+"""The "image available" flow on moto across three regions: copies, tags, lineage, sharing, idempotency."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ami_lifecycle.events import parse_ami_state_change
+from ami_lifecycle.image_available import handle_image_available
+from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG
+from ami_lifecycle.local import fidelity
+from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, LocalLambdaContext
+
+from functions.image_available import image_available_handler
+
+from .conftest import CONSUMER, EU, HOME, ORG_ARN, OU_ARN, WEST, Account, ami_event
+
+
+@pytest.fixture
+def invoke(account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(account.policy_text)
+    monkeypatch.setenv("POLICY_FILE", str(policy_file))
+
+    def call(event: dict[str, Any]) -> dict[str, Any]:
+        return image_available_handler.lambda_handler(event, LocalLambdaContext("image-available", HOME))
+
+    return call
+
+
+def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+def snapshots_of(account: Account, image: dict[str, Any], region: str) -> list[dict[str, Any]]:
+    ids = [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"] if "Ebs" in m]
+    return account.ec2(region).describe_snapshots(SnapshotIds=ids)["Snapshots"]
+
+
+def launch_permissions(account: Account, image_id: str, region: str) -> list[dict[str, str]]:
+    attr = account.ec2(region).describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+    return sorted(attr["LaunchPermissions"], key=lambda p: sorted(p.items()))
+
+
+def volume_permissions(account: Account, snapshot_id: str, region: str) -> list[dict[str, str]]:
+    attr = account.ec2(region).describe_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission")
+    return attr["CreateVolumePermissions"]
+
+
+EXPECTED_LAUNCH = sorted(
+    [{"UserId": CONSUMER}, {"OrganizationArn": ORG_ARN}, {"OrganizationalUnitArn": OU_ARN}],
+    key=lambda p: sorted(p.items()),
+)
+
+
+def test_new_ami_is_copied_tagged_and_shared_everywhere(account: Account, invoke: Any) -> None:
+    source_id = account.build_ami("web-1.4.0")
+
+    result = invoke(ami_event(source_id))
+
+    # Source: lineage tags, snapshots carry the AMI's tags, shared with every target.
+    assert result["status"] == "protected" and (result["family"], result["version"]) == ("web", "1.4.0")
+    source = account.ec2(HOME).describe_images(ImageIds=[source_id])["Images"][0]
+    assert tags_of(source)[FAMILY_TAG] == "web" and tags_of(source)[VERSION_TAG] == "1.4.0"
+    for snap in snapshots_of(account, source, HOME):
+        assert tags_of(snap) | tags_of(source) == tags_of(snap), "snapshot lacks an AMI tag"
+        assert volume_permissions(account, snap["SnapshotId"], HOME) == [{"UserId": CONSUMER}]
+    assert launch_permissions(account, source_id, HOME) == EXPECTED_LAUNCH
+
+    # Copies: one per DR region, pending, with tags and lineage from creation.
+    for region in (WEST, EU):
+        (copy,) = account.copies_of(source_id, region)
+        tags = tags_of(copy)
+        assert copy["State"] == "pending" and copy["Name"] == "web-1.4.0"
+        assert copy["SourceImageRegion"] == HOME
+        assert tags[SOURCE_IMAGE_TAG] == source_id and tags[SOURCE_REGION_TAG] == HOME
+        assert (tags[FAMILY_TAG], tags[VERSION_TAG], tags["Team"]) == ("web", "1.4.0", "platform")
+        assert "BuildId" not in tags  # excluded by tags.to_copies
+        snaps = snapshots_of(account, copy, region)
+        assert len(snaps) == 2 and all(tags_of(s)[SOURCE_IMAGE_TAG] == source_id for s in snaps)
+        # Permissions wait for the copy to be available.
+        assert launch_permissions(account, copy["ImageId"], region) == []
+
+    # KMS key per region: us-west-2 re-encrypts with its key, eu-west-1 has none configured.
+    (west_copy,) = account.copies_of(source_id, WEST)
+    assert {s["KmsKeyId"] for s in snapshots_of(account, west_copy, WEST)} == {account.kms_key_arn}
+    (eu_copy,) = account.copies_of(source_id, EU)
+    assert not any(s["Encrypted"] for s in snapshots_of(account, eu_copy, EU))
+
+
+def test_available_copy_is_finished_when_its_event_arrives(account: Account, invoke: Any) -> None:
+    source_id = account.build_ami("web-1.4.0")
+    invoke(ami_event(source_id))
+
+    completed = fidelity.complete_pending_copies()
+    results = [invoke(ami_event(image_id, region)) for region, image_id in completed]
+
+    assert sorted(r for r, _ in completed) == [EU, WEST]
+    assert {r["status"] for r in results} == {"finished"}
+    for region in (WEST, EU):
+        (copy,) = account.copies_of(source_id, region)
+        assert copy["State"] == "available"
+        assert launch_permissions(account, copy["ImageId"], region) == EXPECTED_LAUNCH
+        for snap in snapshots_of(account, copy, region):
+            assert volume_permissions(account, snap["SnapshotId"], region) == [{"UserId": CONSUMER}]
+            assert tags_of(snap)["Team"] == "platform" and tags_of(snap)[SOURCE_IMAGE_TAG] == source_id
+
+
+def test_a_repeated_source_event_finishes_available_copies(account: Account, invoke: Any) -> None:
+    source_id = account.build_ami("web-1.4.0")
+    invoke(ami_event(source_id))
+    fidelity.complete_pending_copies()
+
+    result = invoke(ami_event(source_id))
+
+    statuses = {r["region"]: r["status"] for r in result["regions"]}
+    assert statuses == {HOME: "up-to-date", WEST: "updated", EU: "updated"}
+    for region in (WEST, EU):
+        (copy,) = account.copies_of(source_id, region)
+        assert launch_permissions(account, copy["ImageId"], region) == EXPECTED_LAUNCH
+
+
+def test_same_event_three_times_makes_one_copy_per_region(account: Account, invoke: Any) -> None:
+    source_id = account.build_ami()
+
+    results = [invoke(ami_event(source_id)) for _ in range(3)]
+
+    assert [r["regions"][1]["status"] for r in results] == ["copy-started", "copy-pending", "copy-pending"]
+    assert len(account.copies_of(source_id, WEST)) == 1 and len(account.copies_of(source_id, EU)) == 1
+    assert len(account.images(WEST)) == 1 and len(account.images(EU)) == 1
+
+
+def test_four_parallel_deliveries_make_one_copy_per_region(account: Account) -> None:
+    source_id = account.build_ami()
+    event = parse_ami_state_change(ami_event(source_id))
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            handle_image_available(event, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert len(account.images(WEST)) == 1 and len(account.images(EU)) == 1
+
+
+def test_unmanaged_image_is_left_alone(account: Account, invoke: Any) -> None:
+    from ami_lifecycle.local.seed import register_ami
+
+    image_id = register_ami(account.ec2(HOME), "hand-made", {"Team": "data"})
+
+    result = invoke(ami_event(image_id))
+
+    assert result["status"] == "skipped" and "not selected" in result["reason"]
+    assert account.images(WEST) == [] and account.images(EU) == []
+    assert launch_permissions(account, image_id, HOME) == []

@@ -1,0 +1,118 @@
+"""The policy document: valid documents load, invalid ones fail naming the field."""
+
+import pytest
+from ami_lifecycle.policy import PolicyError, load_policy, parse_policy
+
+MINIMAL = """
+home_region: us-east-1
+dr_regions: [{region: us-west-2}]
+managed_images:
+  - name: tagged
+    select: {tags: {Managed: "true"}}
+    family: {tag: Family}
+"""
+
+
+def test_minimal_document_gets_safe_defaults() -> None:
+    policy = parse_policy(MINIMAL)
+
+    rule = policy.managed_images[0]
+    sharing = policy.sharing_for(rule)
+    assert sharing.launch_permissions == [] and sharing.public is False
+    assert policy.retention_for(rule).keep_latest == 3
+    assert [r.region for r in policy.dr_regions_for(rule)] == ["us-west-2"]
+
+
+@pytest.mark.parametrize(
+    ("fragment", "field"),
+    [
+        ("home_region: us-east-1\nmanaged_images: []", "managed_images"),
+        (MINIMAL.replace("us-west-2", "mars-1"), "dr_regions.0.region"),
+        (
+            MINIMAL.replace(
+                "{region: us-west-2}",
+                "{region: us-west-2, kms_key_id: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd'}",
+            ),
+            "dr_regions.0",
+        ),
+        (MINIMAL.replace("family: {tag: Family}", "family: {tag: Family, value: web}"), "managed_images.0.family"),
+        (MINIMAL.replace('select: {tags: {Managed: "true"}}', "select: {}"), "managed_images.0.select"),
+        (
+            MINIMAL.replace('select: {tags: {Managed: "true"}}', "select: {name_pattern: 'web-('}"),
+            "managed_images.0.select.name_pattern",
+        ),
+        (
+            MINIMAL.replace("family: {tag: Family}", "family: {tag: Family}\n    dr_regions: [eu-west-1]"),
+            "dr_regions: ['eu-west-1'] not listed",
+        ),
+        (MINIMAL + "    sharing: {accounts: ['1234']}\n", "managed_images.0.sharing.accounts.0"),
+        (MINIMAL + "    sharing: {acounts: ['123456789012']}\n", "managed_images.0.sharing.acounts"),
+        (MINIMAL.replace("us-west-2", "us-east-1"), "home region"),
+        (MINIMAL + "    sharing: {public: true}\n", "allow_public_sharing"),
+        ("[1, 2]", "must be a mapping"),
+        ("home_region: [", "not valid YAML"),
+    ],
+)
+def test_invalid_document_names_the_field(fragment: str, field: str) -> None:
+    with pytest.raises(PolicyError) as error:
+        parse_policy(fragment, origin="policy.yaml")
+
+    assert field in str(error.value)
+    assert str(error.value).startswith("policy.yaml")
+
+
+def test_public_sharing_needs_both_switches() -> None:
+    policy = parse_policy("allow_public_sharing: true\n" + MINIMAL + "    sharing: {public: true}\n")
+
+    assert {"Group": "all"} in policy.sharing_for(policy.managed_images[0]).launch_permissions
+
+
+def test_rules_match_in_order_and_resolve_family_and_version() -> None:
+    policy = parse_policy(
+        """
+home_region: us-east-1
+managed_images:
+  - name: named
+    select: {name_pattern: '(?P<family>[a-z]+)-(?P<version>\\d+\\.\\d+)'}
+    family: {name_group: family}
+    version: {name_group: version}
+  - name: tagged
+    select: {tags: {Managed: "*"}}
+    family: {value: fallback}
+"""
+    )
+
+    named = policy.match("web-1.2", {}, "2026-01-01T00:00:00.000Z")
+    tagged = policy.match("whatever", {"Managed": "yes"}, "2026-01-01T00:00:00.000Z")
+
+    assert named is not None and (named.rule.name, named.family, named.version) == ("named", "web", "1.2")
+    assert tagged is not None and (tagged.family, tagged.version) == ("fallback", "2026-01-01T00:00:00.000Z")
+    assert policy.match("web-1.2.3", {}, "2026") is None  # fullmatch: a longer name is not selected
+
+
+def test_a_selected_image_without_its_family_tag_is_not_managed() -> None:
+    policy = parse_policy(MINIMAL)
+
+    assert policy.match("x", {"Managed": "true"}, "2026") is None
+    assert policy.match("x", {"Managed": "true", "Family": "web"}, "2026") is not None
+
+
+def test_load_policy_reads_policy_file_env(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(MINIMAL)
+    monkeypatch.setenv("POLICY_FILE", str(path))
+
+    assert load_policy().home_region == "us-east-1"
+
+
+def test_load_policy_without_a_file_says_what_to_set(monkeypatch) -> None:
+    monkeypatch.delenv("POLICY_FILE", raising=False)
+
+    with pytest.raises(PolicyError, match="POLICY_FILE"):
+        load_policy()
+
+
+def test_shipped_policy_is_valid() -> None:
+    policy = load_policy("policy/policy.yaml")
+
+    assert policy.managed_images
