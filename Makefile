@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/ami_lifecycle
 export MOTO_EC2_LOAD_DEFAULT_AMIS := false
 
-.PHONY: demo test lint build bench clean
+.PHONY: demo test lint build bench clean schema
 
 $(VENV)/.installed: requirements-dev.txt layers/ami_lifecycle/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,15 @@ demo: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml dr-forwarder.yaml
 
 test: lint
 	$(PY) -m pytest
+
+# Regenerate the policy's JSON Schema after changing ami_lifecycle/policy.py (a test checks it is current).
+schema: $(VENV)/.installed
+	$(PY) -c 'import json; from ami_lifecycle.policy import json_schema; print(json.dumps(json_schema(), indent=2))' \
+		> schema/policy.schema.json
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam

@@ -2,12 +2,13 @@
 
 from typing import Any
 
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from ami_lifecycle.clients import ClientFactory
 from ami_lifecycle.events import parse_ami_state_change
 from ami_lifecycle.image_available import handle_image_available
 from ami_lifecycle.policy import load_policy
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 tracer = Tracer()

@@ -6,9 +6,10 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from ami_lifecycle.local.fidelity import complete_pending_copies, fail_pending_copy
 from botocore.exceptions import ClientError
 from moto.ec2.models import ec2_backends
+
+from ami_lifecycle.local.fidelity import complete_pending_copies, fail_pending_copy
 
 from .conftest import ACCOUNT, DR, EU, HOME
 
@@ -17,9 +18,9 @@ if TYPE_CHECKING:
 
 
 def copy(aws: LocalAws, source_id: str, region: str = DR, **params: Any) -> str:
-    image_id: str = aws.ec2(region).copy_image(
-        SourceImageId=source_id, SourceRegion=HOME, Name="web-1.0.0", **params
-    )["ImageId"]
+    image_id: str = aws.ec2(region).copy_image(SourceImageId=source_id, SourceRegion=HOME, Name="web-1.0.0", **params)[
+        "ImageId"
+    ]
     return image_id
 
 
@@ -155,8 +156,7 @@ def test_each_source_snapshot_is_copied_to_a_new_snapshot_the_mappings_point_at(
     assert sorted(new_ids) == sorted(snapshots)
     assert not set(new_ids) & set(source.snapshot_ids)
     assert [
-        (m["DeviceName"], m["Ebs"]["VolumeSize"], m["Ebs"]["VolumeType"])
-        for m in image["BlockDeviceMappings"]
+        (m["DeviceName"], m["Ebs"]["VolumeSize"], m["Ebs"]["VolumeType"]) for m in image["BlockDeviceMappings"]
     ] == [(m["DeviceName"], m["Ebs"]["VolumeSize"], m["Ebs"]["VolumeType"]) for m in source_mappings]
     assert [snapshots[i]["VolumeSize"] for i in new_ids] == [8, 20]
 
@@ -276,9 +276,7 @@ def test_copy_into_a_region_with_encryption_by_default_is_encrypted(aws: LocalAw
     # Then the copy's snapshots are encrypted
     mappings = aws.image(DR, copy_id)["BlockDeviceMappings"]
     snapshots = aws.snapshots(DR)
-    assert {(snapshots[m["Ebs"]["SnapshotId"]]["Encrypted"], m["Ebs"]["Encrypted"]) for m in mappings} == {
-        (True, True)
-    }
+    assert {(snapshots[m["Ebs"]["SnapshotId"]]["Encrypted"], m["Ebs"]["Encrypted"]) for m in mappings} == {(True, True)}
 
 
 @pytest.mark.parametrize("use_alias", [False, True])
@@ -289,9 +287,7 @@ def test_key_missing_in_destination_region_makes_the_copy_fail(aws: LocalAws, us
     key = aws.kms_key(HOME, alias="alias/home-only")
     source = aws.source_image()
     # When the AMI is copied to the DR region with that key
-    copy_id = copy(
-        aws, source.image_id, Encrypted=True, KmsKeyId="alias/home-only" if use_alias else key["Arn"]
-    )
+    copy_id = copy(aws, source.image_id, Encrypted=True, KmsKeyId="alias/home-only" if use_alias else key["Arn"])
     assert aws.image(DR, copy_id)["State"] == "pending"
     completed = complete_pending_copies()
     # Then the copy ends failed with a reason, and its snapshots in error
@@ -369,9 +365,9 @@ def test_concurrent_requests_with_one_client_token_create_one_image(aws: LocalAw
     def send() -> None:
         barrier.wait()
         results.append(
-            ec2.copy_image(
-                SourceImageId=source.image_id, SourceRegion=HOME, Name="web-1.0.0", ClientToken="t-1"
-            )["ImageId"]
+            ec2.copy_image(SourceImageId=source.image_id, SourceRegion=HOME, Name="web-1.0.0", ClientToken="t-1")[
+                "ImageId"
+            ]
         )
 
     # When they all send it

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from ami_lifecycle.local.fidelity import complete_pending_copies
 from botocore.exceptions import ClientError
+
+from ami_lifecycle.local.fidelity import complete_pending_copies
 
 from .conftest import DR, HOME
 
@@ -37,9 +38,7 @@ def test_snapshot_shared_by_two_images_stays_in_use_while_either_is_registered(a
     snapshot_id = aws.snapshot(HOME, 8)
     ec2 = aws.ec2(HOME)
     mapping = [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot_id}}]
-    first = ec2.register_image(Name="first", RootDeviceName="/dev/xvda", BlockDeviceMappings=mapping)[
-        "ImageId"
-    ]
+    first = ec2.register_image(Name="first", RootDeviceName="/dev/xvda", BlockDeviceMappings=mapping)["ImageId"]
     ec2.register_image(Name="second", RootDeviceName="/dev/xvda", BlockDeviceMappings=mapping)
     # When one of them is deregistered
     ec2.deregister_image(ImageId=first)

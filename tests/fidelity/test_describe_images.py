@@ -15,9 +15,7 @@ def test_images_created_from_an_instance_still_describe_with_their_snapshot(aws:
     # Given an AMI created by moto from an instance, next to one registered from snapshots
     ec2 = aws.ec2(HOME)
     registered = aws.source_image()
-    instance = ec2.run_instances(ImageId=registered.image_id, MinCount=1, MaxCount=1)["Instances"][0][
-        "InstanceId"
-    ]
+    instance = ec2.run_instances(ImageId=registered.image_id, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     created = ec2.create_image(InstanceId=instance, Name="from-instance")["ImageId"]
     # When the account's images are described
     images = {i["ImageId"]: i for i in ec2.describe_images(Owners=["self"])["Images"]}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ami_lifecycle.local import fidelity
 from moto.ec2.models.amis import Ami
 from moto.ec2.responses.amis import AmisResponse
+
+from ami_lifecycle.local import fidelity
 
 from .conftest import DR
 

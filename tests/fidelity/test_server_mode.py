@@ -8,14 +8,15 @@ from typing import Any
 
 import boto3
 import pytest
-from ami_lifecycle.local import fidelity
 from moto.server import ThreadedMotoServer
+
+from ami_lifecycle.local import fidelity
 
 from .conftest import DR, HOME
 
 
 @pytest.fixture
-def server_client(fake_aws_environment: None) -> Iterator[Callable[[str], Any]]:
+def server_client(fake_aws_environment: None, boto_session: boto3.Session) -> Iterator[Callable[[str], Any]]:
     """EC2 clients talking HTTP to a moto server on a free port; the server's state is reset afterwards."""
     fidelity.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -23,7 +24,7 @@ def server_client(fake_aws_environment: None) -> Iterator[Callable[[str], Any]]:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     try:
-        yield lambda region: boto3.client("ec2", region_name=region, endpoint_url=endpoint)
+        yield lambda region: boto_session.client("ec2", region_name=region, endpoint_url=endpoint)
     finally:
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
         server.stop()
@@ -44,9 +45,7 @@ def test_copy_image_through_the_server_is_pending_with_lineage_and_tags(
         TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "Team", "Value": "platform"}]}],
     )["ImageId"]
     # When it is copied to the DR region through the server
-    copy_id = dr.copy_image(SourceImageId=source_id, SourceRegion=HOME, Name="web-1.0.0", CopyImageTags=True)[
-        "ImageId"
-    ]
+    copy_id = dr.copy_image(SourceImageId=source_id, SourceRegion=HOME, Name="web-1.0.0", CopyImageTags=True)["ImageId"]
     # Then the copy is pending with its lineage and tags, and becomes available when time advances in-process
     image = dr.describe_images(ImageIds=[copy_id])["Images"][0]
     assert (image["State"], image["SourceImageId"], image["SourceImageRegion"]) == (

@@ -8,14 +8,15 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
+from moto import mock_aws
+
 from ami_lifecycle.clients import ClientFactory
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.faults import FaultInjector
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
 from ami_lifecycle.local.seed import create_kms_key, register_ami
 from ami_lifecycle.policy import Policy, parse_policy
-from botocore.config import Config
-from moto import mock_aws
 
 HOME, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
 CONSUMER = "111111111111"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ami_lifecycle.events import parse_ami_state_change
 from ami_lifecycle.image_available import handle_image_available
 from ami_lifecycle.local import fidelity

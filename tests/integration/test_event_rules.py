@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
+
 from ami_lifecycle.events import parse_ami_state_change
 from ami_lifecycle.local.eventbus import LocalEventBus
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
-from moto import mock_aws
 
 SAMPLES = sorted(Path("events").glob("ami-*.json"))
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ami_lifecycle.events import parse_ami_state_change
 from ami_lifecycle.image_available import handle_image_available
 from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, LocalLambdaContext
-
 from functions.image_available import image_available_handler
 
 from .conftest import CONSUMER, EU, HOME, ORG_ARN, OU_ARN, WEST, Account, ami_event
@@ -163,3 +163,21 @@ def test_unmanaged_image_is_left_alone(account: Account, invoke: Any) -> None:
     assert result["status"] == "skipped" and "not selected" in result["reason"]
     assert account.images(WEST) == [] and account.images(EU) == []
     assert launch_permissions(account, image_id, HOME) == []
+
+
+def test_local_invoke_runs_the_handler_on_an_event_file(
+    account: Account, invoke: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from ami_lifecycle.local.invoke import main
+
+    source_id = account.build_ami("api-2.0.0")
+    event_file = tmp_path / "event.json"
+    event_file.write_text(json.dumps(ami_event(source_id)))
+
+    exit_code = main(["functions.image_available.image_available_handler", str(event_file)])
+
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert exit_code == 0 and printed["status"] == "protected" and printed["family"] == "api"
+    assert len(account.copies_of(source_id, WEST)) == 1

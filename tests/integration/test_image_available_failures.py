@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from ami_lifecycle.events import InvalidEventError, parse_ami_state_change
 from ami_lifecycle.image_available import ProtectionIncomplete, handle_image_available
 from ami_lifecycle.local import fidelity

@@ -1,7 +1,13 @@
 """The policy document: valid documents load, invalid ones fail naming the field."""
 
+import json
+from pathlib import Path
+
+import jsonschema
 import pytest
-from ami_lifecycle.policy import PolicyError, load_policy, parse_policy
+import yaml
+
+from ami_lifecycle.policy import PolicyError, json_schema, load_policy, parse_policy
 
 MINIMAL = """
 home_region: us-east-1
@@ -116,3 +122,19 @@ def test_shipped_policy_is_valid() -> None:
     policy = load_policy("policy/policy.yaml")
 
     assert policy.managed_images
+
+
+def test_published_json_schema_is_current() -> None:
+    published = json.loads(Path("schema/policy.schema.json").read_text())
+
+    assert published == json_schema(), "run `make schema` after changing the policy model"
+
+
+@pytest.mark.parametrize("path", ["policy/policy.yaml"])
+def test_shipped_policy_validates_against_the_published_schema(path: str) -> None:
+    jsonschema.validate(yaml.safe_load(Path(path).read_text()), json_schema())
+
+
+def test_schema_rejects_what_the_model_rejects() -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"home_region": "us-east-1", "managed_images": [], "typo": 1}, json_schema())

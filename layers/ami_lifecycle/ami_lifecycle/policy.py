@@ -326,3 +326,11 @@ def load_policy(path: str | None = None) -> Policy:
     except OSError as e:
         raise PolicyError(f"{path}: cannot read the policy document: {e.strerror}") from e
     return _load(path, mtime)
+
+
+def json_schema() -> dict[str, object]:
+    """The policy document's JSON Schema (published as schema/policy.schema.json for editors and CI)."""
+    schema = Policy.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "AMI lifecycle policy"
+    return schema

@@ -51,7 +51,7 @@ _KMS_FAILURE_CODE = "Client.InternalError"
 _INJECTED_FAILURE_CODE = "Server.InternalError"
 
 
-class IdempotentParameterMismatch(EC2ClientError):
+class _IdempotentParameterMismatch(EC2ClientError):
     """EC2's common error for a reused ClientToken whose request differs from the first one."""
 
     def __init__(self, client_token: str) -> None:
@@ -81,9 +81,7 @@ def install() -> None:
         setattr(AmisResponse, _INSTALLED_MARKER, True)
 
 
-def complete_pending_copies(
-    region: str | None = None, account_id: str | None = None
-) -> list[tuple[str, str]]:
+def complete_pending_copies(region: str | None = None, account_id: str | None = None) -> list[tuple[str, str]]:
     """Advance time: every pending CopyImage result (in that region/account, or all) finishes.
 
     Returns the (region, image_id) pairs that became ``available``. A copy whose KMS key could not be
@@ -125,7 +123,7 @@ def fail_pending_copy(region: str, image_id: str, account_id: str | None = None)
 
 
 @dataclass(frozen=True)
-class CopyRequest:
+class _CopyRequest:
     """The CopyImage parameters that define a copy; equality is what ClientToken idempotency compares."""
 
     source_image_id: str
@@ -148,7 +146,7 @@ class _PendingCopy:
 
 def _copy_image_action(self: AmisResponse) -> ActionResult:
     tags = _tags_by_resource_type(self._get_param("TagSpecifications") or [], _COPY_RESOURCE_TYPES)
-    request = CopyRequest(
+    request = _CopyRequest(
         source_image_id=self._get_param("SourceImageId"),
         source_region=self._get_param("SourceRegion"),
         name=self._get_param("Name"),
@@ -160,27 +158,27 @@ def _copy_image_action(self: AmisResponse) -> ActionResult:
         snapshot_tags=tuple(tags.get("snapshot", {}).items()),
     )
     self.error_on_dryrun()
-    image_id = copy_image_idempotently(self.ec2_backend, request, self._get_param("ClientToken"))
+    image_id = _copy_image_idempotently(self.ec2_backend, request, self._get_param("ClientToken"))
     return ActionResult({"ImageId": image_id})
 
 
-def copy_image_idempotently(backend: Any, request: CopyRequest, client_token: str | None) -> str:
+def _copy_image_idempotently(backend: Any, request: _CopyRequest, client_token: str | None) -> str:
     """ClientToken: the same token and request in this region/account returns the first ImageId."""
     with _LOCK:
         # Kept on the backend so that moto's reset (mock_aws exit, /moto-api/reset) forgets the tokens too.
-        tokens: dict[str, tuple[CopyRequest, str]] = backend.__dict__.setdefault("fidelity_copy_tokens", {})
+        tokens: dict[str, tuple[_CopyRequest, str]] = backend.__dict__.setdefault("fidelity_copy_tokens", {})
         if client_token and client_token in tokens:
             first_request, image_id = tokens[client_token]
             if first_request != request:
-                raise IdempotentParameterMismatch(client_token)
+                raise _IdempotentParameterMismatch(client_token)
             return image_id
-        image = start_copy(backend, request)
+        image = _start_copy(backend, request)
         if client_token:
             tokens[client_token] = (request, image.id)
         return image.id
 
 
-def start_copy(backend: Any, request: CopyRequest) -> Ami:
+def _start_copy(backend: Any, request: _CopyRequest) -> Ami:
     """Register the pending copy in the destination region, with lineage, tags and copied snapshots."""
     if request.kms_key_id and not request.encrypted:
         raise InvalidParameterDependency("KmsKeyId", "Encrypted")  # the key only applies to encrypted copies
@@ -223,7 +221,7 @@ def _find_source_image(source_backend: Any, image_id: str) -> Ami:
     return source
 
 
-def _tags_for_copy(source: Ami, request: CopyRequest) -> dict[str, str]:
+def _tags_for_copy(source: Ami, request: _CopyRequest) -> dict[str, str]:
     """CopyImageTags copies the source's user tags, never ``aws:`` ones; TagSpecifications win a shared key.
 
     EC2 tag keys are unique per resource and a value given for an existing key overwrites it, so the tags
@@ -241,7 +239,7 @@ def _copy_mapping(
     mapping: dict[str, Any],
     image_id: str,
     source_image_id: str,
-    request: CopyRequest,
+    request: _CopyRequest,
     key_arn: str | None,
 ) -> dict[str, Any]:
     """Each EBS snapshot of the source becomes a new pending snapshot here; the mapping points at it."""
@@ -266,7 +264,7 @@ def _copy_mapping(
 
 
 def _copy_encryption(
-    backend: Any, request: CopyRequest, key_arn: str | None, source_snapshot: Snapshot | None
+    backend: Any, request: _CopyRequest, key_arn: str | None, source_snapshot: Snapshot | None
 ) -> tuple[bool, str | None]:
     """Encrypted and KmsKeyId of a snapshot copy.
 
@@ -352,7 +350,7 @@ def _register_image_action(self: AmisResponse) -> ActionResult:
     tags = _tags_by_resource_type(self._get_param("TagSpecifications") or [], _REGISTER_RESOURCE_TYPES)
     mappings = self._get_param("BlockDeviceMappings") or []
     self.error_on_dryrun()
-    image = register_image(
+    image = _register_image(
         self.ec2_backend,
         name=self._get_param("Name"),
         description=self._get_param("Description"),
@@ -367,7 +365,7 @@ def _register_image_action(self: AmisResponse) -> ActionResult:
     return ActionResult({"ImageId": image.id})
 
 
-def register_image(
+def _register_image(
     backend: Any,
     name: str | None,
     description: str | None,
@@ -470,9 +468,7 @@ def _snapshot_ids(image: Ami) -> list[str]:
     return [m["Ebs"]["SnapshotId"] for m in image.block_device_mappings if m.get("Ebs", {}).get("SnapshotId")]
 
 
-def _tags_by_resource_type(
-    specifications: list[dict[str, Any]], allowed: frozenset[str]
-) -> dict[str, dict[str, str]]:
+def _tags_by_resource_type(specifications: list[dict[str, Any]], allowed: frozenset[str]) -> dict[str, dict[str, str]]:
     """TagSpecifications grouped by ResourceType; any other resource type fails the request."""
     tags: dict[str, dict[str, str]] = {}
     for specification in specifications:

@@ -26,3 +26,33 @@ class LocalLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 120_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ami_lifecycle.local.invoke HANDLER EVENT.json`: run a handler in-process, as Lambda would.
+
+    It uses the AWS configuration of the environment (AWS_ENDPOINT_URL, credentials, POLICY_FILE).
+    """
+    import argparse
+    import importlib
+    import json
+    import os
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m ami_lifecycle.local.invoke", description=main.__doc__)
+    parser.add_argument("handler", help="module:function, e.g. functions.image_available.image_available_handler")
+    parser.add_argument("event", type=Path, help="event JSON file, e.g. events/ami-available.json")
+    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    parser.add_argument("--account", default=DEFAULT_ACCOUNT_ID, help="account id in the function ARN")
+    args = parser.parse_args(argv)
+
+    module_name, _, function_name = args.handler.partition(":")
+    handler = getattr(importlib.import_module(module_name), function_name or "lambda_handler")
+    context = LocalLambdaContext(module_name.rsplit(".", 1)[-1], args.region, args.account)
+    result = handler(json.loads(args.event.read_text()), context)
+    print(json.dumps(result, default=str))  # one line, after the handler's own log lines: pipe to `tail -1 | jq`
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

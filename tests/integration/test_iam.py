@@ -1,0 +1,93 @@
+"""template.yaml grants each function exactly the actions its code calls, writes scoped to resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ami_lifecycle.actions import ACTIONS, CopyImage
+from ami_lifecycle.events import parse_ami_state_change
+from ami_lifecycle.image_available import handle_image_available
+from ami_lifecycle.local import fidelity
+from ami_lifecycle.local.calls import record_calls
+from ami_lifecycle.local.eventbus import load_template
+from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
+
+from .conftest import Account, ami_event
+
+READ_PREFIXES = ("Describe", "Get", "List")
+
+
+def statements(function: str) -> list[dict[str, Any]]:
+    """The function's policy statements, with both branches of any Fn::If."""
+    policies = load_template("template.yaml")["Resources"][function]["Properties"]["Policies"]
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "Effect" in node and "Action" in node:
+                found.append(node)
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(policies)
+    return found
+
+
+def actions_of(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def granted(function: str) -> set[str]:
+    return {a for s in statements(function) for a in actions_of(s)}
+
+
+@pytest.fixture
+def called(account: Account) -> set[str]:
+    """Every action the image-available flow calls: new AMI (one encrypted copy), copies finished, redelivery."""
+    source = parse_ami_state_change(ami_event(account.build_ami()))
+    with record_calls() as calls:
+        handle_image_available(source, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+        for region, copy_id in fidelity.complete_pending_copies():
+            event = parse_ami_state_change(ami_event(copy_id, region))
+            handle_image_available(event, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+        handle_image_available(source, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+    return calls.iam_actions()
+
+
+def test_every_called_action_is_granted(called: set[str]) -> None:
+    assert called - granted("ImageAvailableFunction") == set()
+
+
+def test_nothing_is_granted_that_the_code_does_not_call(called: set[str]) -> None:
+    # EC2 uses the caller's KMS permissions when CopyImage re-encrypts with a customer managed key.
+    needed = called | set(CopyImage.kms_permissions)
+
+    assert granted("ImageAvailableFunction") - needed == set()
+
+
+def test_every_action_class_is_granted_what_it_declares() -> None:
+    declared = {p for action in ACTIONS for p in action.permissions}
+
+    assert declared - granted("ImageAvailableFunction") == set()
+
+
+def test_writes_are_scoped_to_resources_and_kms_to_ec2() -> None:
+    for statement in statements("ImageAvailableFunction"):
+        writes = {a for a in actions_of(statement) if not a.split(":")[1].startswith(READ_PREFIXES)}
+        if writes:
+            assert statement["Resource"] != "*", f"{statement['Sid']} grants {writes} on every resource"
+        if any(a.startswith("kms:") for a in actions_of(statement)):
+            assert "kms:ViaService" in str(statement["Condition"]), statement["Sid"]
+
+
+def test_no_destructive_action_is_granted_to_the_image_available_function() -> None:
+    destructive = {"ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:DisableImage", "ec2:DeleteTags"}
+
+    assert granted("ImageAvailableFunction") & destructive == set()
