@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/ami_lifecycle
 export MOTO_EC2_LOAD_DEFAULT_AMIS := false
+export POWERTOOLS_METRICS_NAMESPACE := AmiLifecycle
 
 .PHONY: demo test lint build bench clean schema
 
@@ -14,6 +15,10 @@ $(VENV)/.installed: requirements-dev.txt layers/ami_lifecycle/requirements.txt
 
 demo: $(VENV)/.installed
 	$(PY) -m ami_lifecycle.local.demo
+
+# API calls and wall time of the hot paths on the embedded AWS.
+bench: $(VENV)/.installed
+	$(PY) -m ami_lifecycle.local.bench
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -105,10 +105,8 @@ def test_tag_specifications_tag_the_new_image_and_every_new_snapshot(aws: LocalA
 
 
 def test_tag_specifications_win_over_a_copied_tag_with_the_same_key(aws: LocalAws) -> None:
-    """EC2 tags: keys are unique per resource and a value given for an existing key overwrites it.
-
-    The CopyImage docs do not spell out the clash, so the explicitly requested TagSpecifications value wins.
-    """
+    """EC2 tags: a key is unique per resource and a new value overwrites it, so TagSpecifications win."""
+    # (The CopyImage reference does not spell out this clash; CreateTags semantics decide it.)
     # Given an AMI tagged Stage=build
     source = aws.source_image(tags={"Stage": "build", "Team": "platform"})
     # When it is copied with CopyImageTags and a TagSpecification Stage=dr
@@ -281,8 +279,7 @@ def test_copy_into_a_region_with_encryption_by_default_is_encrypted(aws: LocalAw
 
 @pytest.mark.parametrize("use_alias", [False, True])
 def test_key_missing_in_destination_region_makes_the_copy_fail(aws: LocalAws, use_alias: bool) -> None:
-    """CopyImage KmsKeyId: the key must exist in the destination Region; EC2 checks it asynchronously,
-    so the call appears to succeed and the copy eventually fails."""
+    """CopyImage KmsKeyId: key must exist in the destination Region; checked asynchronously, the copy fails."""
     # Given a key that exists only in the home region
     key = aws.kms_key(HOME, alias="alias/home-only")
     source = aws.source_image()

@@ -16,8 +16,7 @@ if TYPE_CHECKING:
 
 
 def test_mapped_snapshot_is_in_use_until_its_image_is_deregistered(aws: LocalAws) -> None:
-    """EC2: a snapshot used by a registered AMI cannot be deleted (InvalidSnapshot.InUse) until the AMI
-    is deregistered."""
+    """EC2: a snapshot used by a registered AMI cannot be deleted (InvalidSnapshot.InUse) until deregistered."""
     # Given an AMI registered from a snapshot
     source = aws.source_image(sizes=(8,))
     ec2 = aws.ec2(HOME)

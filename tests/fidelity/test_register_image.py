@@ -113,8 +113,7 @@ def test_unset_volume_size_and_type_come_from_the_snapshot(aws: LocalAws) -> Non
 
 
 def test_encryption_follows_the_snapshot(aws: LocalAws) -> None:
-    """RegisterImage: the encryption state cannot be set in the mapping; an encrypted snapshot gives an
-    encrypted volume."""
+    """RegisterImage: a mapping cannot set encryption; the volume is encrypted exactly when the snapshot is."""
     # Given an encrypted and an unencrypted snapshot
     encrypted, plain = aws.snapshot(HOME, 8, encrypted=True), aws.snapshot(HOME, 8)
     # When an AMI maps both

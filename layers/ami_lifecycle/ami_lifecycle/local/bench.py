@@ -1,0 +1,115 @@
+"""`make bench`: API calls and wall time of the image-available flow on the embedded AWS.
+
+Wall times are moto's, in-process: they show how the flow scales, not AWS latency. Call counts are exact.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+
+import boto3
+from botocore.config import Config
+from moto import mock_aws
+
+from ami_lifecycle.clients import ClientFactory
+from ami_lifecycle.events import parse_ami_state_change
+from ami_lifecycle.image_available import handle_image_available, metrics
+from ami_lifecycle.local import fidelity
+from ami_lifecycle.local.calls import record_calls
+from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
+from ami_lifecycle.local.seed import register_ami
+from ami_lifecycle.policy import Policy, parse_policy
+
+HOME = "us-east-1"
+DR_POOL = ["us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ca-central-1",
+           "ap-northeast-1", "sa-east-1", "eu-north-1", "us-east-2", "ap-south-1"]  # fmt: skip
+SNAPSHOTS = (8, 20)
+
+
+def _policy(dr_regions: int) -> Policy:
+    regions = "\n".join(f"  - region: {r}" for r in DR_POOL[:dr_regions])
+    return parse_policy(f"""
+home_region: {HOME}
+dr_regions:
+{regions}
+defaults:
+  sharing: {{accounts: ["111111111111"], snapshot_permissions: true}}
+managed_images:
+  - name: golden
+    select: {{tags: {{"ami-lifecycle:managed": "true"}}}}
+    family: {{tag: Family}}
+""")
+
+
+def _event(image_id: str, region: str = HOME) -> dict:
+    return {
+        "version": "0", "id": "bench", "detail-type": "EC2 AMI State Change", "source": "aws.ec2",
+        "account": DEFAULT_ACCOUNT_ID, "time": "2026-11-22T00:00:00Z", "region": region,
+        "resources": [], "detail": {"ImageId": image_id, "State": "available"},
+    }  # fmt: skip
+
+
+def _protect(policy: Policy, clients: ClientFactory, image_id: str, region: str = HOME) -> None:
+    handle_image_available(parse_ami_state_change(_event(image_id, region)), policy, clients, DEFAULT_ACCOUNT_ID)
+    metrics.clear_metrics()  # the handler's decorator would flush them
+
+
+def calls_per_new_ami() -> None:
+    print(f"API calls for one new AMI ({len(SNAPSHOTS)} snapshots, shared with one account)")
+    print(f"{'DR regions':>10} {'first event':>12} {'redelivery':>11} {'copy finish':>12}  by action (first event)")
+    for dr_regions in (1, 2, 5, 10):
+        with mock_aws():
+            fidelity.install()
+            policy, clients = _policy(dr_regions), ClientFactory()
+            image_id = register_ami(
+                boto3.client("ec2", HOME), "web", {"ami-lifecycle:managed": "true", "Family": "web"}, SNAPSHOTS
+            )
+            with record_calls() as first:
+                _protect(policy, clients, image_id)
+            with record_calls() as again:
+                _protect(policy, clients, image_id)
+            region, copy_id = fidelity.complete_pending_copies(DR_POOL[0])[0]
+            with record_calls() as finish:
+                _protect(policy, clients, copy_id, region)
+        actions = ", ".join(f"{op} {n}" for op, n in sorted(first.by_operation().items()))
+        print(f"{dr_regions:>10} {len(first.calls):>12} {len(again.calls):>11} {len(finish.calls):>12}  {actions}")
+
+
+def burst(amis: int, dr_regions: int) -> None:
+    with mock_aws():
+        fidelity.install()
+        policy, clients = _policy(dr_regions), ClientFactory(config=Config(retries={"mode": "standard"}))
+        ec2 = boto3.client("ec2", HOME)
+        ids = [register_ami(ec2, f"app{i}", {"ami-lifecycle:managed": "true", "Family": f"app{i % 10}"},
+                            SNAPSHOTS) for i in range(amis)]  # fmt: skip
+        durations = []
+        with record_calls() as calls:
+            start = time.perf_counter()
+            for image_id in ids:
+                t0 = time.perf_counter()
+                _protect(policy, clients, image_id)
+                durations.append(time.perf_counter() - t0)
+            total = time.perf_counter() - start
+        copies = sum(len(boto3.client("ec2", r).describe_images(Owners=["self"])["Images"])
+                     for r in DR_POOL[:dr_regions])  # fmt: skip
+    quantiles = statistics.quantiles(durations, n=20)
+    ops: Counter[str] = calls.by_operation()
+    print(f"\nBurst: {amis} new AMIs, {dr_regions} DR regions, one invocation each")
+    print(f"  copies made        {copies} (expected {amis * dr_regions})")
+    print(
+        f"  API calls          {len(calls.calls)} ({len(calls.calls) / amis:.1f} per AMI; CopyImage {ops['CopyImage']})"
+    )
+    print(f"  wall time          {total:.2f} s (per invocation: p50 {statistics.median(durations) * 1000:.0f} ms, "
+          f"p95 {quantiles[18] * 1000:.0f} ms, moto in-process)")  # fmt: skip
+
+
+def main() -> int:
+    calls_per_new_ami()
+    burst(amis=200, dr_regions=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
