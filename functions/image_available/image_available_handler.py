@@ -3,12 +3,13 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ami_lifecycle.clients import ClientFactory
-from ami_lifecycle.events import parse_ami_state_change
+from ami_lifecycle.events import InvalidEventError, parse_ami_state_change
 from ami_lifecycle.image_available import handle_image_available
-from ami_lifecycle.policy import load_policy
+from ami_lifecycle.policy import PolicyError, load_policy
 
 logger = Logger()
 tracer = Tracer()
@@ -19,7 +20,12 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    policy = load_policy()  # before any AWS call: a bad policy stops here, naming the field
-    ami_event = parse_ami_state_change(event)
+    try:
+        policy = load_policy()  # before any AWS call: a bad policy stops here, naming the field
+        ami_event = parse_ami_state_change(event)
+    except (PolicyError, InvalidEventError) as error:
+        logger.error("refused", extra={"error": str(error)})
+        metrics.add_metric(name="InvocationsRefused", unit=MetricUnit.Count, value=1)
+        raise
     account_id = context.invoked_function_arn.split(":")[4]
     return handle_image_available(ami_event, policy, ClientFactory(), account_id).as_dict()

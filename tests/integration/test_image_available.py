@@ -181,3 +181,33 @@ def test_local_invoke_runs_the_handler_on_an_event_file(
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert exit_code == 0 and printed["status"] == "protected" and printed["family"] == "api"
     assert len(account.copies_of(source_id, WEST)) == 1
+
+
+def test_handler_refuses_an_invalid_policy_before_any_aws_call(
+    account: Account, invoke: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ami_lifecycle.local.calls import record_calls
+    from ami_lifecycle.policy import PolicyError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(account.policy_text.replace("snapshot_permissions: true", "snapshot_permissions: maybe"))
+    monkeypatch.setenv("POLICY_FILE", str(bad))
+    source_id = account.build_ami()
+
+    with record_calls() as calls, pytest.raises(PolicyError, match="defaults.sharing.snapshot_permissions"):
+        invoke(ami_event(source_id))
+
+    assert calls.calls == [] and account.images(WEST) == []
+
+
+def test_handler_refuses_a_malformed_event_before_any_aws_call(account: Account, invoke: Any) -> None:
+    from ami_lifecycle.events import InvalidEventError
+    from ami_lifecycle.local.calls import record_calls
+
+    event = ami_event("ami-0123456789abcdef0")
+    del event["detail"]["ImageId"]
+
+    with record_calls() as calls, pytest.raises(InvalidEventError, match="detail.ImageId"):
+        invoke(event)
+
+    assert calls.calls == []
