@@ -194,7 +194,7 @@ def test_handler_refuses_an_invalid_policy_before_any_aws_call(
     monkeypatch.setenv("POLICY_FILE", str(bad))
     source_id = account.build_ami()
 
-    with record_calls() as calls, pytest.raises(PolicyError, match="defaults.sharing.snapshot_permissions"):
+    with record_calls() as calls, pytest.raises(PolicyError, match=r"defaults\.sharing\.snapshot_permissions"):
         invoke(ami_event(source_id))
 
     assert calls.calls == [] and account.images(WEST) == []
@@ -207,7 +207,7 @@ def test_handler_refuses_a_malformed_event_before_any_aws_call(account: Account,
     event = ami_event("ami-0123456789abcdef0")
     del event["detail"]["ImageId"]
 
-    with record_calls() as calls, pytest.raises(InvalidEventError, match="detail.ImageId"):
+    with record_calls() as calls, pytest.raises(InvalidEventError, match=r"detail\.ImageId"):
         invoke(event)
 
     assert calls.calls == []
