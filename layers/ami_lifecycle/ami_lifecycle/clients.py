@@ -30,11 +30,25 @@ TRANSIENT_CODES = frozenset(
 )
 
 
+_shared_session: boto3.Session | None = None
+_shared_session_lock = threading.Lock()
+
+
+def shared_session() -> boto3.Session:
+    """One session per process, made on first use: a new session re-reads every service model (~0.2 s per
+    client), which a warm Lambda container should pay once, not per invocation."""
+    global _shared_session
+    with _shared_session_lock:
+        if _shared_session is None:
+            _shared_session = boto3.Session()
+        return _shared_session
+
+
 class ClientFactory:
     """One client per (service, region), created on first use; safe to share between threads."""
 
     def __init__(self, session: boto3.Session | None = None, config: Config | None = None) -> None:
-        self._session = session or boto3.Session()
+        self._session = session or shared_session()
         self._config = config or DEFAULT_CONFIG
         self._clients: dict[tuple[str, str], Any] = {}
         # boto3 sessions are not thread-safe when creating clients.
