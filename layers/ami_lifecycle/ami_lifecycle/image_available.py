@@ -113,17 +113,7 @@ def _protect_source(source: Image, policy: Policy, clients: ClientFactory) -> Ou
     jobs = {source.region: home}
     for dr in policy.dr_regions_for(match.rule):
         jobs[dr.region] = _copy_job(source, match, dr, policy, clients)
-    outcome = Outcome(
-        source.image_id,
-        source.region,
-        "protected",
-        family=match.family,
-        version=match.version,
-        regions=run_regions(jobs),
-    )
-    if any(r.failed for r in outcome.regions):
-        outcome.status = "incomplete"
-    return outcome
+    return _run(source, "protected", match, jobs)
 
 
 def _copy_job(source: Image, match: Match, dr: DrRegion, policy: Policy, clients: ClientFactory) -> Any:
@@ -164,17 +154,14 @@ def _finish_copy(copy: Image, lineage: tuple[str, str], policy: Policy, clients:
         outcome.image_id = copy.image_id
         _finish(clients.ec2(copy.region), copy, desired_copy(source, match, policy), outcome)
 
-    outcome = Outcome(
-        copy.image_id,
-        copy.region,
-        "finished",
-        family=match.family,
-        version=match.version,
-        regions=run_regions({copy.region: job}),
-    )
-    if any(r.failed for r in outcome.regions):
-        outcome.status = "incomplete"
-    return outcome
+    return _run(copy, "finished", match, {copy.region: job})
+
+
+def _run(image: Image, status: str, match: Match, jobs: dict[str, Any]) -> Outcome:
+    regions = run_regions(jobs)
+    if any(r.failed for r in regions):
+        status = "incomplete"
+    return Outcome(image.image_id, image.region, status, family=match.family, version=match.version, regions=regions)
 
 
 def _finish(ec2: Any, image: Image, desired: DesiredImage, outcome: RegionOutcome) -> None:
