@@ -211,3 +211,27 @@ def test_handler_refuses_a_malformed_event_before_any_aws_call(account: Account,
         invoke(event)
 
     assert calls.calls == []
+
+
+def emitted_metrics(output: str) -> set[str]:
+    """Names of the CloudWatch EMF metrics the handler printed."""
+    import json
+
+    names: set[str] = set()
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+                names |= {m["Name"] for m in directive["Metrics"]}
+    return names
+
+
+def test_metrics_say_what_happened(account: Account, invoke: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from ami_lifecycle.local.seed import register_ami
+
+    invoke(ami_event(account.build_ami()))
+    protected = emitted_metrics(capsys.readouterr().out)
+    invoke(ami_event(register_ami(account.ec2(HOME), "hand-made", {})))
+    skipped = emitted_metrics(capsys.readouterr().out)
+
+    assert protected == {"ImagesProtected", "CopiesStarted"}
+    assert skipped == {"ImagesSkipped"}

@@ -90,8 +90,9 @@ def handle_image_available(
             return _skip(image_id, region, "not a copy made by this product; DR regions are never a source", log)
         outcome = _finish_copy(image, lineage, policy, clients)
 
-    _record(outcome)
-    if any(r.failed for r in outcome.regions):
+    if outcome.status != "skipped":
+        _record(outcome)
+    if outcome.status == "incomplete":
         raise ProtectionIncomplete(outcome)
     return outcome
 
@@ -178,8 +179,8 @@ def _skip(image_id: str, region: str, reason: str, log: dict[str, Any], warn: bo
 
 
 def _record(outcome: Outcome) -> None:
-    metric = {"protected": "ImagesProtected", "finished": "CopiesFinished"}.get(outcome.status, "ImagesIncomplete")
-    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    metric = {"protected": "ImagesProtected", "finished": "CopiesFinished", "incomplete": "ImagesIncomplete"}
+    metrics.add_metric(name=metric[outcome.status], unit=MetricUnit.Count, value=1)
     for r in outcome.regions:
         if r.status == "copy-started":
             metrics.add_metric(name="CopiesStarted", unit=MetricUnit.Count, value=1)
