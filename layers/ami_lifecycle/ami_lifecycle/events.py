@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .policy import REGION_PATTERN
 
 IMAGE_ID_PATTERN = r"^ami-[0-9a-f]{8,17}$"
+INSTANCE_ID_PATTERN = r"^i-[0-9a-f]{8,17}$"
 
 
 class InvalidEventError(ValueError):
@@ -36,10 +37,33 @@ class AmiStateChangeEvent(EventBridgeModel):
     detail: AmiStateChangeDetail
 
 
+class InstanceStateChangeDetail(BaseModel):
+    instance_id: str = Field(alias="instance-id", pattern=INSTANCE_ID_PATTERN)
+    state: str = Field(min_length=1)
+
+
+class InstanceStateChangeEvent(EventBridgeModel):
+    """ "EC2 Instance State-change Notification": carries no image id, DescribeInstances has it."""
+
+    source: Literal["aws.ec2"]
+    detail_type: Literal["EC2 Instance State-change Notification"] = Field(alias="detail-type")
+    region: str = Field(pattern=REGION_PATTERN)
+    account: str = Field(pattern=r"^\d{12}$")
+    detail: InstanceStateChangeDetail
+
+
 def parse_ami_state_change(event: Any) -> AmiStateChangeEvent:
     """Validate a raw event; InvalidEventError lists every bad field."""
+    return _parse(event, AmiStateChangeEvent)
+
+
+def parse_instance_state_change(event: Any) -> InstanceStateChangeEvent:
+    return _parse(event, InstanceStateChangeEvent)
+
+
+def _parse(event: Any, model: Any) -> Any:
     try:
-        return parse(event=event, model=AmiStateChangeEvent)
+        return parse(event=event, model=model)
     except ValidationError as e:
         raise InvalidEventError(_describe(e)) from e
     except Exception as e:  # Powertools wraps non-dict input in its own error types

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 # Lineage tags. Copies carry all four; a managed source carries family and version.
@@ -27,6 +28,7 @@ class Image:
     source_image_id: str | None = None
     source_region: str | None = None
     state_reason: str = ""
+    deprecation_time: str | None = None  # ISO 8601, as EC2 reports it
 
     @classmethod
     def from_api(cls, region: str, data: dict[str, Any]) -> Image:
@@ -47,6 +49,7 @@ class Image:
             source_image_id=data.get("SourceImageId"),
             source_region=data.get("SourceImageRegion"),
             state_reason=data.get("StateReason", {}).get("Message", ""),
+            deprecation_time=data.get("DeprecationTime"),
         )
 
     @property
@@ -57,6 +60,13 @@ class Image:
         if source_id and source_region:
             return source_id, source_region
         return None
+
+    def deprecated_at(self, now: datetime) -> datetime | None:
+        """When the image was deprecated, if its deprecation time has passed."""
+        if not self.deprecation_time:
+            return None
+        when = datetime.fromisoformat(self.deprecation_time.replace("Z", "+00:00"))
+        return when if when <= now else None
 
     @property
     def made_by_aws_backup(self) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -66,3 +68,60 @@ def read_image_state(ec2: Any, image: Image, sharing: Sharing) -> ImageState:
                 p["UserId"] for p in attr.get("CreateVolumePermissions", []) if "UserId" in p
             )
     return ImageState(snapshot_tags, launch, snapshot_accounts)
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    image_id: str
+    state: str
+    launch_time: datetime
+    tags: dict[str, str]
+
+
+def describe_instances(ec2: Any, instance_ids: list[str]) -> tuple[dict[str, Instance], set[str]]:
+    """Instances by id in as few calls as possible (1,000 ids each), and the ids EC2 does not know.
+
+    EC2 refuses a whole request naming an unknown id and names it in the message: drop it and ask again.
+    """
+    found: dict[str, Instance] = {}
+    unknown: set[str] = set()
+    for start in range(0, len(instance_ids), 1000):
+        remaining = instance_ids[start : start + 1000]
+        while remaining:
+            try:
+                pages = ec2.get_paginator("describe_instances").paginate(InstanceIds=remaining)
+                for page in pages:
+                    for reservation in page["Reservations"]:
+                        for data in reservation["Instances"]:
+                            found[data["InstanceId"]] = Instance(
+                                data["InstanceId"],
+                                data["ImageId"],
+                                data["State"]["Name"],
+                                data["LaunchTime"],
+                                {t["Key"]: t["Value"] for t in data.get("Tags", [])},
+                            )
+                break
+            except ClientError as e:
+                named = set(re.findall(r"i-[0-9a-f]+", str(e))) & set(remaining)
+                if not error_code(e).startswith("InvalidInstanceID") or not named:
+                    raise
+                unknown |= named
+                remaining = [i for i in remaining if i not in named]
+    return found, unknown
+
+
+def describe_images_by_id(ec2: Any, region: str, image_ids: list[str]) -> dict[str, Image]:
+    """Images by id, any owner, deprecated and disabled included; a deregistered id is simply absent.
+
+    A filter, unlike ImageIds, does not fail the whole call for an id that no longer exists.
+    """
+    images: dict[str, Image] = {}
+    for start in range(0, len(image_ids), 200):  # EC2 takes at most 200 values per filter
+        pages = ec2.get_paginator("describe_images").paginate(
+            Filters=[{"Name": "image-id", "Values": image_ids[start : start + 200]}],
+            IncludeDeprecated=True,
+            IncludeDisabled=True,
+        )
+        images |= {d["ImageId"]: Image.from_api(region, d) for page in pages for d in page["Images"]}
+    return images

@@ -109,6 +109,10 @@ class TagPropagation(_Strict):
     to_snapshots: TagFilter = Field(
         default_factory=TagFilter, description="AMI tags carried onto the AMI's own snapshots."
     )
+    to_instances: TagFilter = Field(
+        default_factory=lambda: TagFilter(include=[]),
+        description="AMI tags carried onto instances launched from it (lineage tags always are).",
+    )
 
 
 class Retention(_Strict):
