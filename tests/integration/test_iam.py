@@ -91,3 +91,27 @@ def test_no_destructive_action_is_granted_to_the_image_available_function() -> N
     destructive = {"ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:DisableImage", "ec2:DeleteTags"}
 
     assert granted("ImageAvailableFunction") & destructive == set()
+
+
+@pytest.fixture
+def called_by_launch_tracking(account: Account) -> set[str]:
+    """Every action the launch-tracking flow calls: tracked, tagged and alerted launches."""
+    from .test_launch_tracking import Launches, launch_event
+
+    launches = Launches(account)
+    image_id = launches.managed_ami()
+    instance_ids = launches.run(image_id, count=2)
+    account.ec2("us-east-1").disable_image(ImageId=image_id)
+    with record_calls() as calls:
+        launches.process([launch_event(i) for i in instance_ids])
+    return calls.iam_actions()
+
+
+def test_launch_tracking_is_granted_exactly_what_it_calls(called_by_launch_tracking: set[str]) -> None:
+    assert granted("LaunchTrackingFunction") == called_by_launch_tracking
+
+
+def test_launch_tracking_tags_only_instances() -> None:
+    (tagging,) = [s for s in statements("LaunchTrackingFunction") if "ec2:CreateTags" in actions_of(s)]
+
+    assert ":instance/" in str(tagging["Resource"]) and "image/" not in str(tagging["Resource"])

@@ -247,3 +247,31 @@ def test_thousand_launches_across_five_amis_cost_at_most_twenty_calls(launches: 
     assert ops["DescribeInstances"] == 1 and ops["DescribeImages"] == 1
     assert ops["UpdateItem"] == 5 and ops["CreateTags"] == 5
     assert len(calls.calls) <= 20
+
+
+def test_launch_from_a_deprecated_ami_is_alerted_and_from_an_expired_unmanaged_one_too(launches: Launches) -> None:
+    managed = launches.managed_ami()
+    unmanaged = register_ami(launches.account.ec2(HOME), "vendor-image", {})
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    for image_id in (managed, unmanaged):
+        fidelity.set_deprecation_time(image_id, yesterday, HOME)
+    instances = launches.run(managed) + launches.run(unmanaged)
+
+    launches.process([launch_event(i) for i in instances])
+
+    alerts = {a["image_id"]: a for a in launches.alerts()}
+    assert alerts.keys() == {managed, unmanaged}
+    assert alerts[managed]["managed"] is True and alerts[unmanaged]["managed"] is False
+    assert alerts[managed]["reason"].startswith("deprecated since") and alerts[managed]["family"] == "web"
+
+
+def test_a_deprecation_date_still_ahead_raises_no_alert(launches: Launches) -> None:
+    image_id = launches.managed_ami()
+    launches.account.ec2(HOME).enable_image_deprecation(
+        ImageId=image_id, DeprecateAt=datetime.now(UTC) + timedelta(days=30)
+    )
+    instances = launches.run(image_id)
+
+    launches.process([launch_event(i) for i in instances])
+
+    assert launches.alerts() == []

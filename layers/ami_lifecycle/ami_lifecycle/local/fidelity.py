@@ -1,12 +1,15 @@
-"""moto fidelity extension: AMI copy and register behave like EC2 where the product depends on it.
+"""moto fidelity extension: AMI copy, register and deprecation behave like EC2 where the product depends on it.
 
-moto 5.2.5 copies an AMI as a bare record (no lineage, tags, snapshots, encryption or pending state) and
-registers every AMI with one auto-created 15 GiB snapshot. ``install()`` patches moto's classes in-process,
-so the same behaviour applies under ``moto.mock_aws()`` and behind a ``ThreadedMotoServer`` running in the
-same process (both use the one set of backends). Each EC2 behaviour is one small function below; the tests
-in ``tests/fidelity`` name the AWS documentation each one follows.
+moto 5.2.5 copies an AMI as a bare record (no lineage, tags, snapshots, encryption or pending state),
+registers every AMI with one auto-created 15 GiB snapshot and does not implement AMI deprecation at all.
+``install()`` patches moto's classes in-process, so the same behaviour applies under ``moto.mock_aws()`` and
+behind a ``ThreadedMotoServer`` running in the same process (both use the one set of backends). Each EC2
+behaviour is one small function below; the tests in ``tests/fidelity`` name the AWS documentation each one
+follows.
 
-Time does not pass in moto: a copy stays ``pending`` until ``complete_pending_copies()`` advances it.
+Time does not pass in moto: a copy stays ``pending`` until ``complete_pending_copies()`` advances it, and an
+AMI whose deprecation date has already passed is made with ``set_deprecation_time()`` (EnableImageDeprecation
+refuses past dates, as EC2 does).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import copy
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
 from moto.ec2.exceptions import (
     EC2ClientError,
     InvalidAMIIdError,
@@ -26,15 +31,16 @@ from moto.ec2.exceptions import (
     InvalidSnapshotInUse,
     InvalidTaggableResourceType,
     MalformedAMIIdError,
+    MissingParameterError,
 )
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.amis import Ami
 from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot, Volume
 from moto.ec2.responses.amis import AmisResponse
-from moto.ec2.utils import random_ami_id, random_snapshot_id
+from moto.ec2.utils import format_timestamp, random_ami_id, random_snapshot_id
 from moto.kms.models import kms_backends
 
-__all__ = ["complete_pending_copies", "fail_pending_copy", "install"]
+__all__ = ["complete_pending_copies", "fail_pending_copy", "install", "set_deprecation_time"]
 
 # One lock for every patched write path: moto's server handles requests on several threads, and a
 # ClientToken must map to exactly one image even when the same request arrives concurrently.
@@ -49,6 +55,9 @@ _REGISTER_RESOURCE_TYPES = frozenset({"image"})
 # Undocumented: a copy whose KMS key is unusable ends `failed`; users report this opaque reason.
 _KMS_FAILURE_CODE = "Client.InternalError"
 _INJECTED_FAILURE_CODE = "Server.InternalError"
+# EnableImageDeprecation DeprecateAt: at most 10 years from now; for a public AMI, 2 years from its creation.
+_DEPRECATION_LIMIT_YEARS = 10
+_PUBLIC_DEPRECATION_LIMIT_YEARS = 2
 
 
 class _IdempotentParameterMismatch(EC2ClientError):
@@ -58,6 +67,19 @@ class _IdempotentParameterMismatch(EC2ClientError):
         super().__init__(
             "IdempotentParameterMismatch",
             f"The client token '{client_token}' was already used with different request parameters.",
+        )
+
+
+class _InvalidDeprecateAt(EC2ClientError):
+    """EC2's common InvalidParameterValue for a DeprecateAt outside the documented window.
+
+    The EnableImageDeprecation reference lists no action-specific error; the message is ours, not EC2's.
+    """
+
+    def __init__(self, deprecate_at: datetime, reason: str) -> None:
+        super().__init__(
+            "InvalidParameterValue",
+            f"Value ({_iso(deprecate_at)}) for parameter DeprecateAt is invalid. {reason}",
         )
 
 
@@ -75,7 +97,10 @@ def install() -> None:
         _MOTO["delete_snapshot"] = EBSBackend.delete_snapshot
         AmisResponse.copy_image = _copy_image_action  # type: ignore[method-assign]
         AmisResponse.register_image = _register_image_action  # type: ignore[method-assign]
+        AmisResponse.enable_image_deprecation = _enable_image_deprecation_action  # type: ignore[attr-defined]
+        AmisResponse.disable_image_deprecation = _disable_image_deprecation_action  # type: ignore[attr-defined]
         Ami.block_device_mappings = property(_image_block_device_mappings)  # type: ignore[method-assign,assignment]
+        Ami.deprecation_time = property(_image_deprecation_time)  # type: ignore[attr-defined]
         Snapshot.progress = property(_snapshot_progress)  # type: ignore[method-assign,assignment]
         EBSBackend.delete_snapshot = _delete_snapshot_unless_mapped  # type: ignore[method-assign]
         setattr(AmisResponse, _INSTALLED_MARKER, True)
@@ -115,6 +140,22 @@ def fail_pending_copy(region: str, image_id: str, account_id: str | None = None)
                 _end_copy(image, "failed", "error", reason)
                 return
     raise ValueError(f"{image_id} is not a pending CopyImage result in {region}")
+
+
+def set_deprecation_time(image_id: str, when: datetime, region: str, account_id: str | None = None) -> None:
+    """Time passes: the AMI's DeprecationTime becomes ``when``, which may lie in the past.
+
+    EnableImageDeprecation refuses a date in the past (as EC2 does), so an AMI that was deprecated last month
+    can only be set up by writing the date directly, as if the deprecation had been enabled back then. No
+    window is checked here. ``when`` is rounded to the minute like DeprecateAt; a naive datetime is UTC.
+    """
+    with _LOCK:
+        for backend in _ec2_backends(region, account_id):
+            image = backend.amis.get(image_id)
+            if image is not None:
+                image.fidelity_deprecation_time = _round_to_minute(_as_utc(when))
+                return
+    raise ValueError(f"{image_id} is not a registered image in {region}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -183,7 +224,7 @@ def _start_copy(backend: Any, request: _CopyRequest) -> Ami:
     if request.kms_key_id and not request.encrypted:
         raise InvalidParameterDependency("KmsKeyId", "Encrypted")  # the key only applies to encrypted copies
     source_backend = ec2_backends[backend.account_id][request.source_region]
-    source = _find_source_image(source_backend, request.source_image_id)
+    source = _find_image(source_backend, request.source_image_id)
     key_arn = _resolve_kms_key_arn(backend, request.kms_key_id) if request.kms_key_id else None
 
     image = _new_image_without_auto_snapshot(
@@ -211,14 +252,17 @@ def _start_copy(backend: Any, request: _CopyRequest) -> Ami:
     return image
 
 
-def _find_source_image(source_backend: Any, image_id: str) -> Ami:
-    """The source must exist in SourceRegion: EC2 answers InvalidAMIID.Malformed / InvalidAMIID.NotFound."""
+def _find_image(backend: Any, image_id: str) -> Ami:
+    """The AMI must exist in that region: EC2 answers InvalidAMIID.Malformed / InvalidAMIID.NotFound.
+
+    CopyImage looks the source up in SourceRegion; the deprecation actions look in their own region.
+    """
     if not image_id or not image_id.startswith("ami-"):
         raise MalformedAMIIdError([image_id])
-    source: Ami | None = source_backend.amis.get(image_id)
-    if source is None:
+    image: Ami | None = backend.amis.get(image_id)
+    if image is None:
         raise InvalidAMIIdError(image_id)
-    return source
+    return image
 
 
 def _tags_for_copy(source: Ami, request: _CopyRequest) -> dict[str, str]:
@@ -421,6 +465,73 @@ def _register_mapping(backend: Any, mapping: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------------
+# EnableImageDeprecation, DisableImageDeprecation
+# --------------------------------------------------------------------------------------------------
+#
+# DescribeImages IncludeDeprecated needs no patch for the owner's own calls: EC2 lists all of the caller's
+# deprecated AMIs whatever IncludeDeprecated says, and returns a deprecated AMI whose id is asked for, which
+# is what moto's DescribeImages (it never hides an image) already does. Left out: hiding deprecated AMIs of
+# OTHER owners from listings without ImageIds unless IncludeDeprecated=True (moto models no cross-account
+# sharing), the default deprecation date EC2 gives public AMIs (two years after creation), and refusing to
+# deprecate an AMI the caller does not own.
+
+
+def _enable_image_deprecation_action(self: AmisResponse) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    deprecate_at = self._get_param("DeprecateAt")
+    if not isinstance(deprecate_at, datetime):  # boto3 requires it; a raw query string might omit it
+        raise MissingParameterError("DeprecateAt")
+    self.error_on_dryrun()
+    _enable_image_deprecation(self.ec2_backend, image_id, _as_utc(deprecate_at))
+    return ActionResult({"Return": True})
+
+
+def _disable_image_deprecation_action(self: AmisResponse) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    self.error_on_dryrun()
+    with _LOCK:
+        _find_image(self.ec2_backend, image_id).fidelity_deprecation_time = None
+    return ActionResult({"Return": True})
+
+
+def _enable_image_deprecation(backend: Any, image_id: str, deprecate_at: datetime) -> None:
+    """DeprecateAt must be in the future and within the limit; EC2 keeps it rounded to the nearest minute.
+
+    The window is checked on the value as given (the reference states it for the value you specify), so a
+    DeprecateAt a few seconds ahead may be stored rounded down to a minute that has just passed.
+    """
+    with _LOCK:
+        image = _find_image(backend, image_id)
+        now = _as_utc(utcnow())
+        if deprecate_at <= now:
+            raise _InvalidDeprecateAt(deprecate_at, "You can't specify a date in the past.")
+        limit, rule = _deprecation_limit(image, now)
+        if deprecate_at > limit:
+            raise _InvalidDeprecateAt(deprecate_at, f"The upper limit is {rule} ({_iso(limit)}).")
+        image.fidelity_deprecation_time = _round_to_minute(deprecate_at)
+
+
+def _deprecation_limit(image: Ami, now: datetime) -> tuple[datetime, str]:
+    """At most 10 years from now, except for public AMIs: 2 years from the AMI's creation date."""
+    if image.is_public:
+        limit = _add_years(_as_utc(image.creation_date), _PUBLIC_DEPRECATION_LIMIT_YEARS)
+        return limit, f"{_PUBLIC_DEPRECATION_LIMIT_YEARS} years from the creation date of a public AMI"
+    return _add_years(now, _DEPRECATION_LIMIT_YEARS), f"{_DEPRECATION_LIMIT_YEARS} years from now"
+
+
+def _round_to_minute(when: datetime) -> datetime:
+    """EC2 rounds the seconds to the nearest minute; half a minute (exactly :30) is taken to round up."""
+    floor = when.replace(second=0, microsecond=0)
+    return floor + timedelta(minutes=1) if when - floor >= timedelta(seconds=30) else floor
+
+
+def _image_deprecation_time(self: Ami) -> str | None:
+    """DescribeImages DeprecationTime: a string in EC2's timestamp format, like CreationDate; absent when unset."""
+    when: datetime | None = getattr(self, "fidelity_deprecation_time", None)
+    return None if when is None else format_timestamp(when)
+
+
+# --------------------------------------------------------------------------------------------------
 # DescribeImages, DescribeSnapshots and DeleteSnapshot with the new mappings
 # --------------------------------------------------------------------------------------------------
 
@@ -483,6 +594,23 @@ def _tags_by_resource_type(specifications: list[dict[str, Any]], allowed: frozen
 def _tag(backend: Any, resource_ids: list[str], tags: dict[str, str]) -> None:
     if resource_ids and tags:
         backend.create_tags(resource_ids, tags)
+
+
+def _as_utc(when: datetime) -> datetime:
+    """An aware UTC datetime; a naive one (moto's clock, parsed request timestamps) already means UTC."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _add_years(when: datetime, years: int) -> datetime:
+    """The same calendar date ``years`` later; 29 February becomes 28 February in a common year."""
+    try:
+        return when.replace(year=when.year + years)
+    except ValueError:
+        return when.replace(year=when.year + years, day=28)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ec2_backends(region: str | None, account_id: str | None) -> Iterator[Any]:
