@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from ami_lifecycle.events import parse_ami_state_change
+from ami_lifecycle.events import parse_ami_state_change, parse_instance_state_change
 from ami_lifecycle.local.eventbus import LocalEventBus
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
 
@@ -50,23 +50,18 @@ def test_other_ami_states_invoke_nothing(bus: LocalEventBus, state: str) -> None
     assert bus.deliveries() == []
 
 
-def test_other_detail_types_and_sources_invoke_nothing(bus: LocalEventBus) -> None:
-    bus.publish(
-        "us-east-1",
-        "aws.ec2",
-        "EC2 Instance State-change Notification",
-        {"instance-id": "i-0123456789abcdef0", "state": "running"},
-        [],
-    )
-    bus.publish(
-        "us-east-1",
-        "custom.builder",
-        "EC2 AMI State Change",
-        {"ImageId": "ami-0123456789abcdef0", "State": "available"},
-        [],
-    )
+def test_ami_events_of_other_sources_invoke_nothing(bus: LocalEventBus) -> None:
+    bus.publish("us-east-1", "custom.builder", "EC2 AMI State Change",
+                {"ImageId": "ami-0123456789abcdef0", "State": "available"}, [])  # fmt: skip
 
     assert bus.deliveries() == []
+
+
+def test_instance_events_never_reach_the_image_available_function(bus: LocalEventBus) -> None:
+    bus.publish("us-east-1", "aws.ec2", "EC2 Instance State-change Notification",
+                {"instance-id": "i-0123456789abcdef0", "state": "running"}, [])  # fmt: skip
+
+    assert [function for function, _ in bus.deliveries()] == ["LaunchTrackingFunction"]
 
 
 def test_events_of_regions_without_a_forwarder_invoke_nothing(bus: LocalEventBus) -> None:
@@ -75,3 +70,31 @@ def test_events_of_regions_without_a_forwarder_invoke_nothing(bus: LocalEventBus
     bus.publish("eu-central-1", sample["source"], sample["detail-type"], sample["detail"], sample["resources"])
 
     assert bus.deliveries() == []
+
+
+@pytest.mark.parametrize("state", ["pending", "running"])
+def test_instance_launches_reach_the_launch_tracking_function(bus: LocalEventBus, state: str) -> None:
+    sample = json.loads(Path("events/instance-launched.json").read_text())
+    parse_instance_state_change(sample)
+
+    bus.publish(sample["region"], sample["source"], sample["detail-type"], sample["detail"] | {"state": state},
+                sample["resources"])  # fmt: skip
+
+    ((function, event),) = bus.deliveries()
+    assert function == "LaunchTrackingFunction" and event["detail"]["state"] == state
+
+
+@pytest.mark.parametrize("state", ["stopping", "stopped", "shutting-down", "terminated"])
+def test_other_instance_states_invoke_nothing(bus: LocalEventBus, state: str) -> None:
+    bus.publish("us-east-1", "aws.ec2", "EC2 Instance State-change Notification",
+                {"instance-id": "i-0123456789abcdef0", "state": state}, [])  # fmt: skip
+
+    assert bus.deliveries() == []
+
+
+def test_launches_in_a_dr_region_are_forwarded(bus: LocalEventBus) -> None:
+    bus.publish("us-west-2", "aws.ec2", "EC2 Instance State-change Notification",
+                {"instance-id": "i-0123456789abcdef0", "state": "running"}, [])  # fmt: skip
+
+    ((function, event),) = bus.deliveries()
+    assert function == "LaunchTrackingFunction" and event["region"] == "us-west-2"

@@ -44,14 +44,25 @@ class RuleSpec:
 
 
 def function_rules(template: dict[str, Any]) -> list[RuleSpec]:
-    """EventBridge rules that invoke the template's functions (SAM EventBridgeRule events)."""
+    """EventBridge rules that reach the template's functions: SAM EventBridgeRule events, and
+    AWS::Events::Rule resources targeting a queue that a function reads (SAM SQS events)."""
+    resources = template.get("Resources", {})
+    functions = {k: r for k, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"}
     rules = []
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
+    reader_of: dict[str, str] = {}  # queue logical id -> function logical id
+    for logical_id, resource in functions.items():
         for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
             if event.get("Type") == "EventBridgeRule":
                 rules.append(RuleSpec(logical_id, f"{logical_id}-{event_name}", event["Properties"]["Pattern"]))
+            elif event.get("Type") == "SQS":
+                reader_of[event["Properties"]["Queue"]["Fn::GetAtt"][0]] = logical_id
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Events::Rule":
+            continue
+        for target in resource["Properties"].get("Targets", []):
+            queue = target["Arn"].get("Fn::GetAtt", [""])[0] if isinstance(target["Arn"], dict) else ""
+            if queue in reader_of:
+                rules.append(RuleSpec(reader_of[queue], logical_id, resource["Properties"]["EventPattern"]))
     return rules
 
 
