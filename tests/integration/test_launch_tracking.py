@@ -16,7 +16,7 @@ from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG
 from ami_lifecycle.launches import AlertTopic, process_launch_batch
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
-from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
+from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, sqs_event
 from ami_lifecycle.local.seed import register_ami
 from ami_lifecycle.usage import LaunchRecord, UsageStore
 
@@ -88,28 +88,7 @@ def launch_event(instance_id: str, state: str = "running", region: str = HOME) -
 
 
 def sqs_batch(bodies: list[Any]) -> dict[str, Any]:
-    """An SQS event for Lambda; message ids are m0, m1, ... in order."""
-    return {
-        "Records": [
-            {
-                "messageId": f"m{i}",
-                "receiptHandle": f"handle-{i}",
-                "body": body if isinstance(body, str) else json.dumps(body),
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1795300000000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1795300000001",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{HOME}:{DEFAULT_ACCOUNT_ID}:launch-events",
-                "awsRegion": HOME,
-            }
-            for i, body in enumerate(bodies)
-        ]
-    }
+    return sqs_event(bodies, f"arn:aws:sqs:{HOME}:{DEFAULT_ACCOUNT_ID}:launch-events")
 
 
 def failed_ids(response: dict[str, Any]) -> set[str]:

@@ -1,4 +1,4 @@
-"""`make bench`: API calls and wall time of the image-available flow on the embedded AWS.
+"""`make bench`: API calls and wall time of the image-available and launch-tracking flows on the embedded AWS.
 
 Wall times are moto's, in-process: they show how the flow scales, not AWS latency. Call counts are exact.
 """
@@ -16,11 +16,14 @@ from moto import mock_aws
 from ami_lifecycle.clients import ClientFactory
 from ami_lifecycle.events import parse_ami_state_change
 from ami_lifecycle.image_available import handle_image_available, metrics
+from ami_lifecycle.launches import AlertTopic, process_launch_batch
+from ami_lifecycle.launches import metrics as launch_metrics
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
-from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
+from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, sqs_event
 from ami_lifecycle.local.seed import register_ami
 from ami_lifecycle.policy import Policy, parse_policy
+from ami_lifecycle.usage import UsageStore
 
 HOME = "us-east-1"
 DR_POOL = ["us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ca-central-1",
@@ -105,9 +108,50 @@ def burst(amis: int, dr_regions: int) -> None:
           f"p95 {quantiles[18] * 1000:.0f} ms, moto in-process)")  # fmt: skip
 
 
+def launch_batch(launches: int, amis: int) -> None:
+    """One SQS batch of instance launches (a `running` event each) spread over a few managed AMIs."""
+    with mock_aws():
+        fidelity.install()
+        policy, clients = _policy(1), ClientFactory()
+        dynamodb = boto3.client("dynamodb", HOME)
+        dynamodb.create_table(
+            TableName="usage",
+            KeySchema=[{"AttributeName": "image_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "image_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ec2 = boto3.client("ec2", HOME)
+        instance_ids = []
+        for i in range(amis):
+            image_id = register_ami(ec2, f"app{i}", {"ami-lifecycle:managed": "true", "Family": f"app{i}"})
+            _protect(policy, clients, image_id)
+            reservation = ec2.run_instances(ImageId=image_id, MinCount=launches // amis, MaxCount=launches // amis)
+            instance_ids += [i["InstanceId"] for i in reservation["Instances"]]
+        events = [
+            {"version": "0", "id": f"e{n}", "detail-type": "EC2 Instance State-change Notification",
+             "source": "aws.ec2", "account": DEFAULT_ACCOUNT_ID, "time": "2026-11-22T00:00:00Z", "region": HOME,
+             "resources": [], "detail": {"instance-id": instance_id, "state": "running"}}
+            for n, instance_id in enumerate(instance_ids)
+        ]  # fmt: skip
+        batch = sqs_event(events, f"arn:aws:sqs:{HOME}:{DEFAULT_ACCOUNT_ID}:launch-events")
+        usage = UsageStore(clients, HOME, "usage")
+        with record_calls() as calls:
+            start = time.perf_counter()
+            response = process_launch_batch(batch, policy, clients, DEFAULT_ACCOUNT_ID, usage=usage,
+                                            alerts=AlertTopic(clients, HOME, topic_arn=""))  # fmt: skip
+            total = time.perf_counter() - start
+        launch_metrics.clear_metrics()
+    ops = ", ".join(f"{op} {n}" for op, n in sorted(calls.by_operation().items()))
+    print(f"\nLaunch batch: {len(instance_ids)} launches of {amis} AMIs in one SQS batch")
+    print(f"  API calls          {len(calls.calls)} ({ops})")
+    print(f"  failed messages    {len(response['batchItemFailures'])}")
+    print(f"  wall time          {total:.2f} s (moto in-process)")
+
+
 def main() -> int:
     calls_per_new_ami()
     burst(amis=200, dr_regions=2)
+    launch_batch(launches=1000, amis=5)
     return 0
 
 

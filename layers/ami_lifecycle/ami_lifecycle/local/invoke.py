@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 
@@ -28,6 +30,32 @@ class LocalLambdaContext:
         return 120_000
 
 
+def sqs_event(bodies: list[Any], queue_arn: str) -> dict[str, Any]:
+    """What Lambda passes a function reading an SQS queue; message ids are m0, m1, ... in order."""
+    region = queue_arn.split(":")[3]
+    return {
+        "Records": [
+            {
+                "messageId": f"m{i}",
+                "receiptHandle": f"handle-{i}",
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795300000000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1795300000001",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m ami_lifecycle.local.invoke HANDLER EVENT.json`: run a handler in-process, as Lambda would.
 
@@ -35,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     """
     import argparse
     import importlib
-    import json
     import os
     from pathlib import Path
 
