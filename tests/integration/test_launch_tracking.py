@@ -254,3 +254,17 @@ def test_a_deprecation_date_still_ahead_raises_no_alert(launches: Launches) -> N
     launches.process([launch_event(i) for i in instances])
 
     assert launches.alerts() == []
+
+
+def test_a_recent_launch_stays_on_record_after_its_instances_are_gone(launches: Launches) -> None:
+    used = launches.managed_ami("web-1.0.0")
+    idle = launches.managed_ami("web-0.9.0")
+    instance_ids = launches.run(used, count=2)
+    launches.process([launch_event(i) for i in instance_ids])
+    launches.account.ec2(HOME).terminate_instances(InstanceIds=instance_ids)
+
+    recent = launches.usage.launched_since(datetime.now(UTC) - timedelta(days=30))
+    future = launches.usage.launched_since(datetime.now(UTC) + timedelta(minutes=5))
+
+    assert set(recent) == {used} and recent[used].instance_id in instance_ids and idle not in recent
+    assert future == {}

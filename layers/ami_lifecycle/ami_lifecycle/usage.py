@@ -62,11 +62,26 @@ class UsageStore:
         item: dict[str, Any] = self._dynamodb.get_item(
             TableName=self._table, Key={"image_id": {"S": image_id}}, ConsistentRead=True
         ).get("Item", {})
-        if not item:
-            return None
-        return LaunchRecord(
-            image_id,
-            item["image_region"]["S"],
-            datetime.fromisoformat(item["last_launched_at"]["S"]),
-            item["last_instance_id"]["S"],
+        return _record(item) if item else None
+
+    def launched_since(self, since: datetime) -> dict[str, LaunchRecord]:
+        """Every AMI launched at or after `since`, whether or not any of its instances is left.
+
+        One paginated scan: the calls grow with the table's pages, not with the AMIs asked about.
+        """
+        pages = self._dynamodb.get_paginator("scan").paginate(
+            TableName=self._table,
+            FilterExpression="last_launched_at >= :since",
+            ExpressionAttributeValues={":since": {"S": since.astimezone(UTC).isoformat()}},
+            ConsistentRead=True,
         )
+        return {r.image_id: r for page in pages for r in map(_record, page["Items"])}
+
+
+def _record(item: dict[str, Any]) -> LaunchRecord:
+    return LaunchRecord(
+        item["image_id"]["S"],
+        item["image_region"]["S"],
+        datetime.fromisoformat(item["last_launched_at"]["S"]),
+        item["last_instance_id"]["S"],
+    )
