@@ -161,81 +161,74 @@ class AlertTopic:
             self._sns.publish(TopicArn=self._topic_arn, Subject=subject[:100], Message=json.dumps(alert.message()))
 
 
-def track_launches(
-    launches: list[Launch],
-    policy: Policy,
-    clients: ClientFactory,
-    usage: UsageStore,
-    alerts: AlertTopic,
-    account_id: str,
-    now: datetime,
-) -> BatchResult:
-    result = BatchResult()
-    by_region: dict[str, list[Launch]] = defaultdict(list)
-    for launch in launches:
-        by_region[launch.region].append(launch)
-    for region, region_launches in sorted(by_region.items()):
-        _track_region(region, region_launches, policy, clients, usage, alerts, account_id, now, result)
-    return result
+@dataclass
+class LaunchTracker:
+    """Everything a batch needs besides the launches themselves."""
 
+    policy: Policy
+    clients: ClientFactory
+    usage: UsageStore
+    alerts: AlertTopic
+    account_id: str
+    now: datetime
 
-def _track_region(
-    region: str,
-    launches: list[Launch],
-    policy: Policy,
-    clients: ClientFactory,
-    usage: UsageStore,
-    alerts: AlertTopic,
-    account_id: str,
-    now: datetime,
-    result: BatchResult,
-) -> None:
-    messages: dict[str, list[str]] = defaultdict(list)  # instance id -> message ids (pending and running)
-    for launch in launches:
-        messages[launch.instance_id].append(launch.message_id)
+    def track(self, launches: list[Launch]) -> BatchResult:
+        result = BatchResult()
+        by_region: dict[str, list[Launch]] = defaultdict(list)
+        for launch in launches:
+            by_region[launch.region].append(launch)
+        for region, region_launches in sorted(by_region.items()):
+            self._track_region(region, region_launches, result)
+        return result
 
-    def fail(instance_ids: list[str] | tuple[str, ...], error: BaseException) -> None:
-        for instance_id in instance_ids:
-            for message_id in messages[instance_id]:
-                result.errors[message_id] = f"{error_code(error)}: {error}"
+    def _track_region(self, region: str, launches: list[Launch], result: BatchResult) -> None:
+        messages: dict[str, list[str]] = defaultdict(list)  # instance id -> message ids (pending and running)
+        for launch in launches:
+            messages[launch.instance_id].append(launch.message_id)
 
-    ec2 = clients.ec2(region)
-    try:
-        instances, unknown = describe_instances(ec2, sorted(messages))
-        images = describe_images_by_id(ec2, region, sorted({i.image_id for i in instances.values()}))
-    except Exception as e:  # the whole region is retried
-        logger.error("cannot read launched instances", extra={"region": region, "error": str(e)})
-        fail(list(messages), e)
-        result.status |= {m: "failed" for ids in messages.values() for m in ids}
-        return
+        def fail(instance_ids: list[str] | tuple[str, ...], error: BaseException) -> None:
+            for instance_id in instance_ids:
+                for message_id in messages[instance_id]:
+                    result.errors[message_id] = f"{error_code(error)}: {error}"
 
-    plan = plan_launches(instances, images, policy, account_id, now)
-    plan.status |= dict.fromkeys(unknown, "unknown-instance")
-    of_image: dict[str, list[str]] = defaultdict(list)
-    for instance in instances.values():
-        of_image[instance.image_id].append(instance.instance_id)
-
-    def attempt(step: Callable[[], object], instance_ids: list[str] | tuple[str, ...], what: str) -> None:
+        ec2 = self.clients.ec2(region)
         try:
-            step()
-        except Exception as e:  # only the messages of these instances are redelivered
-            logger.error(f"{what} failed", extra={"region": region, "instance_ids": list(instance_ids),
-                                                  "error": str(e)})  # fmt: skip
-            fail(instance_ids, e)
+            instances, unknown = describe_instances(ec2, sorted(messages))
+            images = describe_images_by_id(ec2, region, sorted({i.image_id for i in instances.values()}))
+        except Exception as e:  # the whole region is retried
+            logger.error("cannot read launched instances", extra={"region": region, "error": str(e)})
+            fail(list(messages), e)
+            result.status |= {m: "failed" for ids in messages.values() for m in ids}
+            return
 
-    for record in plan.records:
-        attempt(lambda r=record: usage.record_launch(r), of_image[record.image_id], f"usage record {record.image_id}")
-    for action in plan.tags:
-        attempt(lambda a=action: a.apply(ec2), action.resource_ids, f"tagging for {action.tags[FAMILY_TAG]}")
-    for alert in plan.alerts:
-        _report_alert(alert)
-        attempt(lambda a=alert: alerts.publish(a), alert.instance_ids, f"alert for {alert.image.image_id}")
+        plan = plan_launches(instances, images, self.policy, self.account_id, self.now)
+        plan.status |= dict.fromkeys(unknown, "unknown-instance")
+        of_image: dict[str, list[str]] = defaultdict(list)
+        for instance in instances.values():
+            of_image[instance.image_id].append(instance.instance_id)
 
-    for instance_id, status in plan.status.items():
-        result.status |= dict.fromkeys(messages[instance_id], status)
-        if status in ("unknown-instance", "image-gone"):
-            logger.warning(f"launch not tracked: {status}", extra={"region": region, "instance_id": instance_id})
-    _count(plan)
+        def attempt(step: Callable[[], object], instance_ids: list[str] | tuple[str, ...], what: str) -> None:
+            try:
+                step()
+            except Exception as e:  # only the messages of these instances are redelivered
+                logger.error(f"{what} failed", extra={"region": region, "instance_ids": list(instance_ids),
+                                                      "error": str(e)})  # fmt: skip
+                fail(instance_ids, e)
+
+        for record in plan.records:
+            attempt(lambda r=record: self.usage.record_launch(r), of_image[record.image_id],
+                    f"usage record {record.image_id}")  # fmt: skip
+        for action in plan.tags:
+            attempt(lambda a=action: a.apply(ec2), action.resource_ids, f"tagging for {action.tags[FAMILY_TAG]}")
+        for alert in plan.alerts:
+            _report_alert(alert)
+            attempt(lambda a=alert: self.alerts.publish(a), alert.instance_ids, f"alert for {alert.image.image_id}")
+
+        for instance_id, status in plan.status.items():
+            result.status |= dict.fromkeys(messages[instance_id], status)
+            if status in ("unknown-instance", "image-gone"):
+                logger.warning(f"launch not tracked: {status}", extra={"region": region, "instance_id": instance_id})
+        _count(plan)
 
 
 def _report_alert(alert: LaunchAlert) -> None:
@@ -275,15 +268,14 @@ def process_launch_batch(
             continue
         launches.append(Launch(record.message_id, parsed.detail.instance_id, parsed.region))
 
-    result = track_launches(
-        launches,
+    result = LaunchTracker(
         policy,
         clients,
         usage or UsageStore(clients, policy.home_region),
         alerts or AlertTopic(clients, policy.home_region),
         account_id,
         now or datetime.now(UTC),
-    )
+    ).track(launches)
     for message_id, error in invalid.items():
         logger.error("malformed launch message", extra={"message_id": message_id, "error": error})
         metrics.add_metric(name="LaunchMessagesRejected", unit=MetricUnit.Count, value=1)
