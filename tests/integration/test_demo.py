@@ -1,10 +1,12 @@
-"""`make demo` works: run in-process, it protects every build, filters the noise and leaves the process as it was."""
+"""`make demo` works: run in-process, it protects every build, filters the noise, tracks the launches and leaves
+the process as it was."""
 
 from __future__ import annotations
 
 import os
 import re
 import socket
+from typing import Any
 
 import pytest
 
@@ -27,6 +29,32 @@ def table_rows(output: str) -> list[dict[str, str]]:
             family, version = row["family"] or family, row["version"] or version
             rows.append(row | {"family": family, "version": version})
     return rows
+
+
+def instance_rows(output: str) -> list[dict[str, str]]:
+    """The launches table: instance, region, AMI label, lineage tags ("-" when none)."""
+    rows = []
+    for line in output.splitlines():
+        if line.startswith("  i-"):
+            instance, region, ami, lineage = re.split(r"\s{2,}", line.strip())
+            rows.append({"instance": instance, "region": region, "ami": ami, "lineage": lineage})
+    return rows
+
+
+def usage_rows(output: str) -> dict[str, dict[str, str]]:
+    """The usage table by image id: AMI label, region, last launch ("... by i-..." or "no record")."""
+    section = output.split("Usage table (DynamoDB)", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        if " ami-" in line:
+            ami, image, region, last = re.split(r"\s{2,}", line.strip())
+            rows[image] = {"ami": ami, "region": region, "last": last}
+    return rows
+
+
+def image_of(rows: list[dict[str, str]], family: str, version: str, region: str) -> str:
+    (image,) = [r["image"] for r in rows if (r["family"], r["version"], r["region"]) == (family, version, region)]
+    return image
 
 
 def endpoint_port(output: str) -> int:
@@ -69,12 +97,56 @@ def test_demo_protects_every_build_and_filters_the_noise(capsys: pytest.CaptureF
     assert "not selected by any managed_images rule" in out
     assert "DR regions are never a source" in out
     assert "DR images before 15, after 15: no second copy" in out
-    assert "Totals: 7/7 AMIs protected, 14 copies made, 24 handler invocations, 25 events filtered out" in out
-    assert "OK:" in out and "FAILED" not in out
+    assert "Totals: 7/7 AMIs protected, 14 copies made, 6 launches tracked, 1 alert" in out
+    assert "26 handler invocations (24 image-available, 2 launch-tracking), 26 events filtered out" in out
+    assert "OK:" in out and "FAILED" not in out and "6 launches tracked (tagged, recorded), 1 alert" in out
+
+    assert_launches_tracked(out, rows)
 
     # Nothing of the demo stays behind: environment (AWS_ENDPOINT_URL, POLICY_FILE, ...) and the server.
     assert dict(os.environ) == env_before
     assert_server_stopped(endpoint_port(out))
+
+
+def assert_launches_tracked(out: str, rows: list[dict[str, str]]) -> None:
+    """Step 7: instances carry lineage naming the home source, usage is recorded per managed AMI, one alert."""
+    web_new, web_old = image_of(rows, "web", "1.2.0", "us-east-1"), image_of(rows, "web", "1.0.0", "us-east-1")
+    web_new_copy = image_of(rows, "web", "1.2.0", "us-west-2")
+    # Pending and running of 6 instances delivered as one SQS batch; later 1 more, and its "stopped" filtered.
+    assert "7. Launches: 4 x web-1.2.0 (Auto Scaling burst), 1 x its us-west-2 copy, 1 x debug-box-handmade" in out
+    assert (
+        "12 events (pending, running) -> 12 delivered -> launch-tracking: 1 SQS batch of 12 messages, 0 failed" in out
+    )
+    assert "simulated: fidelity.set_deprecation_time): web-1.0.0 deprecated since yesterday" in out
+    assert (
+        "3 events (pending, running, stopped)\n   -> 2 delivered -> launch-tracking: 1 SQS batch of 2 messages" in out
+    )
+
+    instances = instance_rows(out)
+    assert [(i["region"], i["ami"]) for i in instances] == [("us-east-1", "web 1.2.0")] * 4 + [
+        ("us-west-2", "web 1.2.0 copy"),
+        ("us-east-1", "unmanaged"),
+        ("us-east-1", "web 1.0.0 deprecated"),
+    ]
+    new_lineage = f"web 1.2.0 <- {web_new} (us-east-1)"  # a DR instance names the source, not the copy
+    assert [i["lineage"] for i in instances] == [new_lineage] * 5 + ["-", f"web 1.0.0 <- {web_old} (us-east-1)"]
+    by_ami = {i["instance"]: i["ami"] for i in instances}
+    deprecated_instance = instances[-1]["instance"]
+
+    usage = usage_rows(out)
+    assert len(usage) == 4 and {web_new, web_new_copy, web_old} < usage.keys()
+    assert [r["ami"] for r in usage.values()].count("unmanaged") == 1
+    for image, record in usage.items():
+        if record["ami"] == "unmanaged":
+            assert record["last"] == "no record", record
+        else:
+            instance = record["last"].rsplit(" by ", 1)[1]
+            assert by_ami[instance] == record["ami"], (image, record)  # an instance launched from that AMI
+    assert usage[web_new_copy]["region"] == "us-west-2" and usage[web_old]["last"].endswith(deprecated_instance)
+
+    assert "Alerts received by the inbox subscribed to ami-lifecycle-launch-alerts: 1" in out
+    assert f"  web 1.0.0 ({web_old}, us-east-1): deprecated since " in out
+    assert f"    instances: {deprecated_instance}\n" in out
 
 
 def test_demo_fails_loudly_when_copies_never_complete(
@@ -92,8 +164,31 @@ def test_demo_fails_loudly_when_copies_never_complete(
     assert "FAILED:" in out
     assert "web 1.0.0 in us-west-2" in out and "state is pending" in out
     assert "Totals: 0/1 AMIs protected" in out
+    assert "no available copy of web-1.0.0 in us-west-2 to launch from" in out  # step 7 went on without it
     assert dict(os.environ) == env_before
     assert_server_stopped(endpoint_port(out))
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # the stub records none
+def test_demo_fails_when_launch_tracking_fails(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The launch-tracking function fails every message: nothing tagged or recorded, no alert; SQS would retry.
+    from functions.launch_tracking import launch_tracking_handler
+
+    def fail_all(event: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+
+    monkeypatch.setattr(launch_tracking_handler, "process_launch_batch", fail_all)
+
+    status = demo.main()
+
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert "Totals: 7/7 AMIs protected, 14 copies made, 0 launches tracked, 0 alerts" in out
+    assert "launch-tracking: 1 SQS batch of 12 messages, 12 failed" in out
+    assert "launch batch of 12 messages failed" in out and "usage of " in out and "alerts for []" in out
+    assert all(i["lineage"] == "-" for i in instance_rows(out))
 
 
 def test_demo_refuses_an_endpoint_that_is_not_localhost() -> None:

@@ -1,14 +1,16 @@
-"""`make demo`: the real image-available handler against a local AWS (a moto server), in three regions.
+"""`make demo`: the real image-available and launch-tracking handlers against a local AWS (a moto server).
 
 Seeds an account the way image builders leave one, sends the events EC2 would send through the rules of
-template.yaml and dr-forwarder.yaml, lets time pass for the DR copies, then reads back from AWS what the
-handler did: copies, lineage, tags, sharing and encryption. Exit status 0 only if every expectation holds.
+template.yaml and dr-forwarder.yaml, lets time pass for the DR copies, launches instances, then reads back
+from AWS what the handlers did: copies, lineage, tags, sharing, encryption, instance tags, usage records and
+alerts. Exit status 0 only if every expectation holds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
 import sys
@@ -18,6 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -28,9 +31,10 @@ from moto.server import ThreadedMotoServer
 from ..clients import ClientFactory
 from ..images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG
 from ..policy import POLICY_FILE_ENV
+from ..usage import USAGE_TABLE_ENV, LaunchRecord, UsageStore
 from . import fidelity
 from .eventbus import LocalEventBus
-from .invoke import DEFAULT_ACCOUNT_ID, LocalLambdaContext
+from .invoke import DEFAULT_ACCOUNT_ID, LocalLambdaContext, sqs_event
 from .seed import create_kms_key, register_ami
 
 LOCALHOST = "127.0.0.1"
@@ -42,7 +46,14 @@ ORG_ARN = "arn:aws:organizations::222222222222:organization/o-abcdefghij"
 OU_ARN = "arn:aws:organizations::222222222222:ou/o-abcdefghij/ou-ab12-cdefghij"
 EXPECTED_LAUNCH = frozenset({("UserId", CONSUMER), ("OrganizationArn", ORG_ARN), ("OrganizationalUnitArn", OU_ARN)})
 KMS_ALIAS = "alias/ami-dr"
-FUNCTION = "ImageAvailableFunction"  # logical id in template.yaml: the bus names its deliveries by it
+FUNCTION = "ImageAvailableFunction"  # logical ids in template.yaml: the bus names its deliveries by them
+LAUNCH_FUNCTION = "LaunchTrackingFunction"
+USAGE_TABLE = "ami-lifecycle-usage"
+ALERT_TOPIC = "ami-lifecycle-launch-alerts"
+ALERT_INBOX = "launch-alerts-inbox"  # the demo's subscriber: where an operator's e-mail would be
+LAUNCH_QUEUE_ARN = f"arn:aws:sqs:{HOME}:{DEFAULT_ACCOUNT_ID}:ami-lifecycle-LaunchEventsQueue"
+BURST = 4  # instances of one Auto Scaling scale-out
+LINEAGE_TAGS = (FAMILY_TAG, VERSION_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG)
 
 POLICY_TEMPLATE = """\
 version: 1
@@ -131,12 +142,27 @@ class Invocation:
 
 
 @dataclass
+class LaunchBatch:
+    """One invocation of the launch-tracking function: an SQS batch of instance events."""
+
+    size: int
+    response: dict[str, Any] | None
+    error: str = ""
+
+    @property
+    def failures(self) -> int:
+        """Messages SQS would redeliver: the batchItemFailures, or all of them if the invocation failed."""
+        return len(self.response.get("batchItemFailures", [])) if self.response else self.size
+
+
+@dataclass
 class Step:
     """What one step of the story published, delivered and invoked."""
 
     published: int = 0
     delivered: int = 0
     invocations: list[Invocation] = field(default_factory=list)
+    launch_batches: list[LaunchBatch] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -177,7 +203,7 @@ def use_local_aws(endpoint: str) -> ClientFactory:
     )
     boto3.setup_default_session()  # a default session made earlier may hold other settings
     clients = ClientFactory()  # one client per service and region: creating clients is the slow part here
-    for service in ("ec2", "kms", "sqs", "events"):
+    for service in ("ec2", "kms", "sqs", "events", "dynamodb", "sns"):
         for region in REGIONS:
             actual = clients.client(service, region).meta.endpoint_url
             if actual.rstrip("/") != endpoint:
@@ -271,12 +297,20 @@ def seed_account(aws: LocalAws, kms_key_arn: str) -> Account:
 # --------------------------------------------------------------------------------------------------
 
 
-class EventFlow:
-    """Publishes events on the local buses and invokes the handler once per delivery, as Lambda would."""
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-    def __init__(self, bus: LocalEventBus, handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> None:
+
+class EventFlow:
+    """Publishes events on the local buses and invokes the handlers as Lambda would.
+
+    The image-available function gets one invocation per event (an EventBridge target); the launch-tracking
+    function reads a queue, so it gets the events of one delivery round as one SQS batch.
+    """
+
+    def __init__(self, bus: LocalEventBus, handler: Handler, launch_handler: Handler) -> None:
         self.bus = bus
         self.handler = handler
+        self.launch_handler = launch_handler
         self.steps: list[Step] = []
 
     def start_step(self) -> Step:
@@ -296,11 +330,17 @@ class EventFlow:
 
     def deliver(self) -> list[Invocation]:
         step = self.steps[-1]
+        launches = []
         for function, event in self.bus.deliveries():
             step.delivered += 1
-            if function != FUNCTION:
+            if function == FUNCTION:
+                step.invocations.append(self._invoke(event))
+            elif function == LAUNCH_FUNCTION:
+                launches.append(event)
+            else:
                 raise DemoError(f"an event was routed to {function!r}, which the demo does not know")
-            step.invocations.append(self._invoke(event))
+        if launches:
+            step.launch_batches.append(self._invoke_launches(launches))
         return step.invocations
 
     def _invoke(self, event: dict[str, Any]) -> Invocation:
@@ -313,6 +353,14 @@ class EventFlow:
         except Exception as e:  # ProtectionIncomplete or a bug: reported with the rest, the exit status says it
             return Invocation(image_id, region, None, f"{type(e).__name__}: {e}")
 
+    def _invoke_launches(self, events: list[dict[str, Any]]) -> LaunchBatch:
+        context = LocalLambdaContext("ami-lifecycle-launch-tracking", HOME, DEFAULT_ACCOUNT_ID)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # EMF metrics, as above
+                return LaunchBatch(len(events), self.launch_handler(sqs_event(events, LAUNCH_QUEUE_ARN), context))
+        except Exception as e:  # a failed invocation: SQS would redeliver the whole batch
+            return LaunchBatch(len(events), None, f"{type(e).__name__}: {e}")
+
     @property
     def published(self) -> int:
         return sum(s.published for s in self.steps)
@@ -324,6 +372,10 @@ class EventFlow:
     @property
     def invocations(self) -> list[Invocation]:
         return [i for s in self.steps for i in s.invocations]
+
+    @property
+    def launch_batches(self) -> list[LaunchBatch]:
+        return [b for s in self.steps for b in s.launch_batches]
 
 
 def send_build_noise(flow: EventFlow, account: Account) -> Step:
@@ -376,6 +428,149 @@ def redeliver(aws: LocalAws, flow: EventFlow, image_id: str) -> tuple[Step, int,
     flow.ami_state_change(HOME, image_id, "available")
     flow.deliver()
     return step, before, sum(len(own_images(aws, r)) for r in DR_REGIONS)
+
+
+# --------------------------------------------------------------------------------------------------
+# Launches: instances of the account, their events through the launch rule, the launch-tracking function
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaunchResources:
+    """What template.yaml creates for launch tracking, plus a subscriber that lets the demo read the alerts."""
+
+    table: str
+    topic_arn: str
+    inbox_url: str
+
+
+def create_launch_resources(aws: LocalAws) -> LaunchResources:
+    """UsageTable and LaunchAlertsTopic as the template declares them, in the home region."""
+    aws.clients.client("dynamodb", HOME).create_table(
+        TableName=USAGE_TABLE,
+        KeySchema=[{"AttributeName": "image_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "image_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sns, sqs = aws.clients.client("sns", HOME), aws.clients.client("sqs", HOME)
+    topic_arn = sns.create_topic(Name=ALERT_TOPIC)["TopicArn"]
+    inbox_url = sqs.create_queue(QueueName=ALERT_INBOX)["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # Raw delivery: the inbox receives the handler's JSON message itself, not SNS's envelope around it.
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
+    return LaunchResources(USAGE_TABLE, topic_arn, inbox_url)
+
+
+@dataclass(frozen=True)
+class Launched:
+    """One instance the demo launched; `lineage` is the tags it must end up with (None: an unmanaged AMI)."""
+
+    instance_id: str
+    region: str
+    image_id: str
+    lineage: dict[str, str] | None
+
+
+@dataclass
+class LaunchStory:
+    """Step 7: the two delivery rounds, the instances, and the web version that was deprecated."""
+
+    fleet: Step
+    late: Step
+    instances: list[Launched]
+    deprecated_id: str
+    problems: list[str] = field(default_factory=list)
+
+
+def web_builds(account: Account) -> list[tuple[Build, str]]:
+    """The web versions, oldest first (versions compare as numbers, not strings)."""
+    web = [(b, i) for b, i in account.managed if b.family == "web"]
+    return sorted(web, key=lambda bi: tuple(int(p) for p in bi[0].version.split(".")))
+
+
+def source_lineage(build: Build, source_id: str) -> dict[str, str]:
+    """Instances of a source and of its copies name the same source: the one in the home region."""
+    return {FAMILY_TAG: build.family, VERSION_TAG: build.version, SOURCE_IMAGE_TAG: source_id, SOURCE_REGION_TAG: HOME}
+
+
+def launch(aws: LocalAws, region: str, image_id: str, lineage: dict[str, str] | None, count: int = 1) -> list[Launched]:
+    reservation = aws.ec2(region).run_instances(
+        ImageId=image_id, MinCount=count, MaxCount=count, InstanceType="t3.micro"
+    )
+    return [Launched(i["InstanceId"], region, image_id, lineage) for i in reservation["Instances"]]
+
+
+def announce(flow: EventFlow, instances: list[Launched]) -> None:
+    """As EC2 does: every instance pending, then running, each event in the instance's own region."""
+    for state in ("pending", "running"):
+        for instance in instances:
+            flow.instance_state_change(instance.region, instance.instance_id, state)
+
+
+def launch_fleet(aws: LocalAws, flow: EventFlow, account: Account) -> tuple[Step, list[Launched], list[str]]:
+    """A scale-out of the newest web version, a DR launch from its copy, a hand-made debug box."""
+    step = flow.start_step()
+    problems = []
+    build, source_id = web_builds(account)[-1]
+    lineage = source_lineage(build, source_id)
+    instances = launch(aws, HOME, source_id, lineage, BURST)
+    copies = [c for c in copies_of(own_images(aws, WEST), source_id) if c["State"] == "available"]
+    if copies:  # its events reach the home region through the DR forwarder's rule
+        instances += launch(aws, WEST, copies[0]["ImageId"], lineage)
+    else:
+        problems.append(f"no available copy of {build.name} in {WEST} to launch from")
+    instances += launch(aws, HOME, account.unmanaged_id, None)
+    announce(flow, instances)
+    flow.deliver()
+    return step, instances, problems
+
+
+def deprecate_yesterday(image_id: str) -> None:
+    """Time passes: EnableImageDeprecation refuses past dates, so the fidelity extension sets the date directly."""
+    fidelity.set_deprecation_time(image_id, datetime.now(UTC) - timedelta(days=1), HOME)
+
+
+def launch_deprecated(
+    aws: LocalAws, flow: EventFlow, build: Build, image_id: str, debug_box: Launched
+) -> tuple[Step, Launched]:
+    """Someone launches a deprecated version anyway; the debug box is stopped (noise for the launch rule)."""
+    step = flow.start_step()
+    (instance,) = launch(aws, HOME, image_id, source_lineage(build, image_id))
+    announce(flow, [instance])
+    aws.ec2(HOME).stop_instances(InstanceIds=[debug_box.instance_id])
+    flow.instance_state_change(HOME, debug_box.instance_id, "stopped")  # the launch rule passes pending/running only
+    flow.deliver()
+    return step, instance
+
+
+def tell_launches(aws: LocalAws, flow: EventFlow, account: Account) -> LaunchStory:
+    """Step 7, after the copies are finished: instances launch, their events reach launch-tracking."""
+    fleet, instances, problems = launch_fleet(aws, flow, account)
+    dr = sum(i.region == WEST for i in instances)
+    (oldest, oldest_id), newest = web_builds(account)[0], web_builds(account)[-1][0]
+    say(
+        f"7. Launches: {BURST} x {newest.name} (Auto Scaling burst), {dr} x its {WEST} copy, 1 x {UNMANAGED_NAME}",
+        f"   {fleet.published} events (pending, running) -> {fleet.delivered} delivered -> {batches(fleet)}",
+    )
+    deprecate_yesterday(oldest_id)
+    say(f"   Time passes (simulated: fidelity.set_deprecation_time): {oldest.name} deprecated since yesterday")
+    debug_box = next(i for i in instances if i.image_id == account.unmanaged_id)
+    late, instance = launch_deprecated(aws, flow, oldest, oldest_id, debug_box)
+    say(
+        f"   1 x {oldest.name} launched anyway, the debug box stopped: {late.published} events"
+        " (pending, running, stopped)",
+        f"   -> {late.delivered} delivered -> {batches(late)}",
+    )
+    return LaunchStory(fleet, late, [*instances, instance], instance.image_id, problems)
+
+
+def batches(step: Step) -> str:
+    if not step.launch_batches:
+        return "launch-tracking not invoked"
+    sizes = "+".join(str(b.size) for b in step.launch_batches)
+    failures = sum(b.failures for b in step.launch_batches)
+    plural = "es" if len(step.launch_batches) > 1 else ""
+    return f"launch-tracking: {len(step.launch_batches)} SQS batch{plural} of {sizes} messages, {failures} failed"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -529,8 +724,14 @@ def table(rows: list[Row]) -> list[str]:
             values[0] = values[1] = ""
         previous = (row.family, row.version)
         cells.append(values)
-    widths = [max(len(c[i]) for c in [HEADER, *cells]) for i in range(len(HEADER))]
-    return ["  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip() for values in [HEADER, *cells]]
+    return columns(HEADER, cells)
+
+
+def columns(header: list[str], cells: list[list[str]], indent: str = "") -> list[str]:
+    """Plain left-aligned columns, two spaces apart."""
+    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
+    lines = [header, *cells]
+    return [indent + "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip() for values in lines]
 
 
 def skipped_checks(aws: LocalAws, account: Account) -> list[str]:
@@ -548,6 +749,167 @@ def skipped_checks(aws: LocalAws, account: Account) -> list[str]:
             problems.append(f"{what} ({image_id}) got lineage tags")
         if launch_permissions(aws, region, image_id):
             problems.append(f"{what} ({image_id}) was shared")
+    return problems
+
+
+@dataclass
+class LaunchView:
+    """What AWS now says about the launches: instance tags (EC2), usage records (DynamoDB), alerts (SNS)."""
+
+    instance_tags: dict[str, dict[str, str]]  # instance id -> tags
+    image_labels: dict[str, str]  # image id -> "web 1.2.0", "web 1.2.0 copy", "unmanaged", + " deprecated"
+    usage: dict[str, LaunchRecord | None]  # image id -> its item in the usage table
+    alerts: list[dict[str, Any]]
+
+
+def image_label(image: dict[str, Any], now: datetime) -> str:
+    """How a person names the AMI of an instance, from the image's own tags and deprecation time."""
+    tags = tags_of(image)
+    if FAMILY_TAG not in tags:
+        return "unmanaged"
+    label = f"{tags[FAMILY_TAG]} {tags.get(VERSION_TAG, '?')}"
+    if image.get("SourceImageId") or SOURCE_IMAGE_TAG in tags:
+        label += " copy"
+    deprecated = image.get("DeprecationTime")
+    if deprecated and datetime.fromisoformat(deprecated.replace("Z", "+00:00")) <= now:
+        label += " deprecated"
+    return label
+
+
+def read_alerts(aws: LocalAws, inbox_url: str) -> list[dict[str, Any]]:
+    """Every message the inbox holds (deleted once read, as a mail client would)."""
+    sqs, alerts = aws.clients.client("sqs", HOME), []
+    while messages := sqs.receive_message(QueueUrl=inbox_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            alerts.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=inbox_url, ReceiptHandle=message["ReceiptHandle"])
+    return alerts
+
+
+def read_launches(aws: LocalAws, resources: LaunchResources, instances: list[Launched]) -> LaunchView:
+    tags: dict[str, dict[str, str]] = {}
+    labels: dict[str, str] = {}
+    now = datetime.now(UTC)
+    for region in sorted({i.region for i in instances}):
+        ec2 = aws.ec2(region)
+        ids = [i.instance_id for i in instances if i.region == region]
+        for reservation in ec2.describe_instances(InstanceIds=ids)["Reservations"]:
+            tags |= {i["InstanceId"]: tags_of(i) for i in reservation["Instances"]}
+        images = sorted({i.image_id for i in instances if i.region == region})
+        labels |= {i["ImageId"]: image_label(i, now) for i in ec2.describe_images(ImageIds=images)["Images"]}
+    store = UsageStore(aws.clients, HOME, resources.table)
+    usage = {image_id: store.last_launch(image_id) for image_id in dict.fromkeys(i.image_id for i in instances)}
+    return LaunchView(tags, labels, usage, read_alerts(aws, resources.inbox_url))
+
+
+def lineage_cell(tags: dict[str, str]) -> str:
+    if not any(k in tags for k in LINEAGE_TAGS):
+        return "-"
+    family, version, source, region = (tags.get(k, "?") for k in LINEAGE_TAGS)
+    return f"{family} {version} <- {source} ({region})"
+
+
+def launch_lines(instances: list[Launched], view: LaunchView) -> list[str]:
+    """Instances, then the usage record of each AMI launched, then the alerts."""
+    return [
+        "Launches, as EC2 describes the instances now:",
+        *instance_table(instances, view),
+        "",
+        "Usage table (DynamoDB), last launch per AMI:",
+        *usage_table(instances, view),
+        "",
+        f"Alerts received by the inbox subscribed to {ALERT_TOPIC}: {len(view.alerts)}",
+        *(line for alert in view.alerts for line in alert_lines(alert)),
+    ]
+
+
+def instance_table(instances: list[Launched], view: LaunchView) -> list[str]:
+    header = ["INSTANCE", "REGION", "AMI", "LINEAGE TAGS (family version <- source image)"]
+    rows = [
+        [
+            i.instance_id,
+            i.region,
+            view.image_labels.get(i.image_id, "?"),
+            lineage_cell(view.instance_tags[i.instance_id]),
+        ]
+        for i in instances
+    ]
+    return columns(header, rows, "  ")
+
+
+def usage_table(instances: list[Launched], view: LaunchView) -> list[str]:
+    region_of = {i.image_id: i.region for i in instances}
+    rows = []
+    for image_id, record in view.usage.items():
+        when = f"{record.launched_at:%Y-%m-%d %H:%M:%S}Z by {record.instance_id}" if record else "no record"
+        rows.append([view.image_labels.get(image_id, "?"), image_id, region_of[image_id], when])
+    return columns(["AMI", "IMAGE", "REGION", "LAST LAUNCH"], rows, "  ")
+
+
+def alert_lines(alert: dict[str, Any]) -> list[str]:
+    """The alert as its reader sees it: which AMI, why it is retired, which instances."""
+    name = f"{alert.get('family')} {alert.get('version')}" if alert.get("managed") else "unmanaged"
+    return [
+        f"  {name} ({alert.get('image_id')}, {alert.get('region')}): {alert.get('reason')}",
+        f"    instances: {', '.join(alert.get('instance_ids', []))}",
+    ]
+
+
+def launch_checks(story: LaunchStory, view: LaunchView) -> list[str]:
+    """Instances carry the right lineage, usage is recorded for managed AMIs only, one alert, no failures."""
+    return [
+        *story.problems,
+        *lineage_problems(story.instances, view),
+        *usage_problems(story.instances, view),
+        *alert_problems(story, view),
+        *delivery_problems(story),
+    ]
+
+
+def lineage_problems(instances: list[Launched], view: LaunchView) -> list[str]:
+    problems = []
+    for i in instances:
+        found = {k: v for k, v in view.instance_tags[i.instance_id].items() if k in LINEAGE_TAGS}
+        if found != (i.lineage or {}):  # an unmanaged instance must carry none
+            problems.append(f"instance {i.instance_id} ({i.region}): lineage tags {found}, expected {i.lineage or {}}")
+    return problems
+
+
+def usage_problems(instances: list[Launched], view: LaunchView) -> list[str]:
+    """A record per managed AMI, naming one of its instances; none for the unmanaged AMI."""
+    problems = []
+    for image_id, record in view.usage.items():
+        launched = {i.instance_id: i for i in instances if i.image_id == image_id}
+        managed = any(i.lineage for i in launched.values())
+        if not managed:
+            if record is not None:
+                problems.append(f"usage recorded for the unmanaged {image_id}")
+        elif record is None or record.instance_id not in launched:
+            problems.append(f"usage of {image_id}: {record or 'no record'}, expected a launch of {sorted(launched)}")
+        elif record.region != launched[record.instance_id].region:
+            problems.append(
+                f"usage of {image_id}: region {record.region}, expected {launched[record.instance_id].region}"
+            )
+    return problems
+
+
+def alert_problems(story: LaunchStory, view: LaunchView) -> list[str]:
+    """Exactly one alert: the deprecated version, naming the instance launched from it."""
+    expected = [(story.deprecated_id, [i.instance_id for i in story.instances if i.image_id == story.deprecated_id])]
+    received = [(a.get("image_id"), a.get("instance_ids")) for a in view.alerts]
+    return [] if received == expected else [f"alerts for {received}, expected {expected}"]
+
+
+def delivery_problems(story: LaunchStory) -> list[str]:
+    """Every batch succeeded; pending and running of each instance were delivered, stopped was not."""
+    problems = [
+        f"launch batch of {b.size} messages failed: {b.error or b.response}"
+        for b in story.fleet.launch_batches + story.late.launch_batches
+        if b.failures or b.error
+    ]
+    delivered, wanted = story.fleet.delivered + story.late.delivered, 2 * len(story.instances)
+    if delivered != wanted:
+        problems.append(f"{delivered} instance events delivered, expected {wanted} (pending and running of each)")
     return problems
 
 
@@ -596,7 +958,7 @@ def say(*lines: str) -> None:
 
 @dataclass
 class Story:
-    """The steps of one run, and the DR image counts around the re-delivery."""
+    """The steps of one run, the DR image counts around the re-delivery, and the launches."""
 
     noise: Step
     built: Step
@@ -605,10 +967,11 @@ class Story:
     again: Step
     dr_images_before: int
     dr_images_after: int
+    launches: LaunchStory
 
 
 def tell_story(aws: LocalAws, flow: EventFlow, account: Account) -> Story:
-    """Steps 2-6: the events of a day in the account, each step summarised in one line."""
+    """Steps 2-7: the events of a day in the account, each step summarised in a line or two."""
     noise = send_build_noise(flow, account)
     say(
         f"2. Build noise: {noise.published} events (pending, failed, instance state-change)"
@@ -634,12 +997,16 @@ def tell_story(aws: LocalAws, flow: EventFlow, account: Account) -> Story:
         + (", ".join(f"{r['region']} {r['status']}" for r in regions) or statuses(again.invocations)),
         f"   DR images before {before}, after {after}" + (": no second copy" if before == after else ": COPIED AGAIN"),
     )
-    return Story(noise, built, pending, finished, again, before, after)
+    launches = tell_launches(aws, flow, account)  # after the copies are finished: DR instances need one
+    return Story(noise, built, pending, finished, again, before, after, launches)
 
 
-def expectations(aws: LocalAws, account: Account, rows: list[Row], flow: EventFlow, story: Story) -> list[str]:
+def expectations(
+    aws: LocalAws, account: Account, rows: list[Row], flow: EventFlow, story: Story, launches: LaunchView
+) -> list[str]:
     """Every way AWS differs from what the policy and the events should have produced."""
     problems = [p for row in rows for p in row.problems] + skipped_checks(aws, account)
+    problems += launch_checks(story.launches, launches)
     problems += [f"invocation for {i.image_id} ({i.region}) failed: {i.error}" for i in flow.invocations if i.error]
     noise_delivered = story.noise.delivered + story.pending.delivered
     if noise_delivered:
@@ -656,31 +1023,50 @@ def count_copies(aws: LocalAws) -> int:
     return sum(1 for region in DR_REGIONS for image in own_images(aws, region) if image.get("SourceImageId"))
 
 
-def report(aws: LocalAws, account: Account, flow: EventFlow, story: Story) -> int:
-    """The table, what was skipped and why, totals; 1 if any expectation failed."""
+def report(aws: LocalAws, account: Account, flow: EventFlow, story: Story, resources: LaunchResources) -> int:
+    """The tables, what was skipped and why, the launches, totals; 1 if any expectation failed."""
     rows = protection_rows(aws, account)
+    launches = read_launches(aws, resources, story.launches.instances)
     filtered = flow.published - flow.delivered
     say("", *table(rows), "")
     say(
         "Skipped, and why:",
         f"  {UNMANAGED_NAME} ({HOME}): {skip_reason(flow.invocations, account.unmanaged_id) or '?'}",
         f"  {DR_ORIGINAL_NAME} ({WEST}): {skip_reason(flow.invocations, account.dr_original_id) or '?'}",
-        f"  {filtered} events (pending, failed, instance state-change): filtered out by the rules, never delivered",
+        f"  {filtered} events (AMI pending/failed, instance stopped/terminated): filtered out by the rules",
         "",
     )
+    say(*launch_lines(story.launches.instances, launches), "")
     protected = sum(
         all(not r.problems for r in rows if (r.family, r.version) == (b.family, b.version)) for b, _ in account.managed
     )
+    tracked = tracked_launches(story.launches.instances, launches)
+    alerts = plural(len(launches.alerts), "alert")
+    invocations = len(flow.invocations) + len(flow.launch_batches)
     say(
         f"Totals: {protected}/{len(account.managed)} AMIs protected, {count_copies(aws)} copies made, "
-        f"{len(flow.invocations)} handler invocations, {filtered} events filtered out"
+        f"{tracked} launches tracked, {alerts}",
+        f"        {invocations} handler invocations ({len(flow.invocations)} image-available, "
+        f"{len(flow.launch_batches)} launch-tracking), {filtered} events filtered out",
     )
-    problems = expectations(aws, account, rows, flow, story)
+    problems = expectations(aws, account, rows, flow, story, launches)
     if problems:
         say(f"FAILED: {len(problems)} expectations not met:", *(f"  - {p}" for p in problems))
         return 1
-    say("OK: every managed AMI is copied, tagged, shared and encrypted as the policy says")
+    say(
+        "OK: every managed AMI is copied, tagged, shared and encrypted as the policy says;",
+        f"    {tracked} launches tracked (tagged, recorded), {alerts} for the deprecated version",
+    )
     return 0
+
+
+def tracked_launches(instances: list[Launched], view: LaunchView) -> int:
+    """Instances that now carry lineage tags: the launches the function tracked, as EC2 shows them."""
+    return sum(FAMILY_TAG in view.instance_tags.get(i.instance_id, {}) for i in instances)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def run(aws: LocalAws, workdir: Path) -> int:
@@ -688,13 +1074,23 @@ def run(aws: LocalAws, workdir: Path) -> int:
     root = repo_root()
     kms_key_arn = create_kms_key(aws.clients.client("kms", WEST), KMS_ALIAS)
     os.environ[POLICY_FILE_ENV] = str(write_policy(workdir, kms_key_arn))
-    # Imported here, not at the top: Powertools reads its settings from the environment set above.
+    resources = create_launch_resources(aws)
+    # Imported here, not at the top: Powertools reads its settings from the environment set above (a child
+    # Logger made earlier would belong to no service and print plain text).
     from functions.image_available import image_available_handler
+    from functions.launch_tracking import launch_tracking_handler
+
+    from ..launches import LAUNCH_ALERTS_TOPIC_ENV
+
+    # As the template's Environment sets them; local_aws() restores the environment afterwards.
+    os.environ[USAGE_TABLE_ENV] = resources.table
+    os.environ[LAUNCH_ALERTS_TOPIC_ENV] = resources.topic_arn
 
     bus = LocalEventBus(HOME, list(DR_REGIONS), DEFAULT_ACCOUNT_ID, root / "template.yaml", root / "dr-forwarder.yaml")
-    flow = EventFlow(bus, image_available_handler.lambda_handler)
+    flow = EventFlow(bus, image_available_handler.lambda_handler, launch_tracking_handler.lambda_handler)
     say(
-        f"AMI lifecycle demo: the real image-available handler on local AWS (moto at {aws.endpoint})",
+        "AMI lifecycle demo: the real image-available and launch-tracking handlers",
+        f"on local AWS (moto at {aws.endpoint}), in {', '.join(REGIONS)}",
         f"Policy: home {HOME}; DR {WEST} (copies encrypted with {KMS_ALIAS}) and {EU};",
         f"        shared with account {CONSUMER}, 1 organization, 1 OU (+ snapshot permissions)",
         "",
@@ -705,9 +1101,9 @@ def run(aws: LocalAws, workdir: Path) -> int:
         f"1. Seeded {HOME}: " + ", ".join(f"{f} x{n}" for f, n in families.items()) + " (managed builds)",
         f"   + {UNMANAGED_NAME} (unmanaged); {WEST}: {DR_ORIGINAL_NAME} built there (not a copy)",
     )
-    with handler_logs_to_stderr(image_available_handler.logger):
+    with handler_logs_to_stderr(image_available_handler.logger), handler_logs_to_stderr(launch_tracking_handler.logger):
         story = tell_story(aws, flow, account)
-    return report(aws, account, flow, story)
+    return report(aws, account, flow, story, resources)
 
 
 def main() -> int:
