@@ -195,6 +195,6 @@ def test_demo_refuses_an_endpoint_that_is_not_localhost() -> None:
     env_before = dict(os.environ)
 
     with pytest.raises(demo.DemoError, match="refusing to run"):
-        demo.use_local_aws("https://ec2.us-east-1.amazonaws.com")
+        demo.use_local_aws("https://aws.example.invalid")  # anything but 127.0.0.1, never contacted
 
     assert dict(os.environ) == env_before
