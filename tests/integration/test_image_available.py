@@ -10,7 +10,7 @@ import pytest
 
 from ami_lifecycle.events import parse_ami_state_change
 from ami_lifecycle.image_available import handle_image_available
-from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG
+from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, tags_of
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, LocalLambdaContext
 from functions.image_available import image_available_handler
@@ -28,10 +28,6 @@ def invoke(account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         return image_available_handler.lambda_handler(event, LocalLambdaContext("image-available", HOME))
 
     return call
-
-
-def tags_of(resource: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
 
 
 def snapshots_of(account: Account, image: dict[str, Any], region: str) -> list[dict[str, Any]]:

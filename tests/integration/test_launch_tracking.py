@@ -12,7 +12,7 @@ import pytest
 
 from ami_lifecycle.events import parse_ami_state_change
 from ami_lifecycle.image_available import handle_image_available
-from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG
+from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, tags_of
 from ami_lifecycle.launches import AlertTopic, process_launch_batch
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
@@ -69,7 +69,7 @@ class Launches:
 
     def tags(self, instance_id: str, region: str = HOME) -> dict[str, str]:
         data = self.account.ec2(region).describe_instances(InstanceIds=[instance_id])
-        return {t["Key"]: t["Value"] for t in data["Reservations"][0]["Instances"][0].get("Tags", [])}
+        return tags_of(data["Reservations"][0]["Instances"][0])
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+from .images import tag_list
 
 
 @dataclass(frozen=True)
@@ -60,8 +58,8 @@ class CopyImage(Action):
             "Description": self.description,
             "ClientToken": self.client_token,
             "TagSpecifications": [
-                {"ResourceType": "image", "Tags": _tag_list(self.image_tags)},
-                {"ResourceType": "snapshot", "Tags": _tag_list(self.snapshot_tags)},
+                {"ResourceType": "image", "Tags": tag_list(self.image_tags)},
+                {"ResourceType": "snapshot", "Tags": tag_list(self.snapshot_tags)},
             ],
         }
         if self.kms_key_id:
@@ -83,7 +81,7 @@ class TagResources(Action):
     permissions = ("ec2:CreateTags",)
 
     def apply(self, ec2: Any) -> str | None:
-        ec2.create_tags(Resources=list(self.resource_ids), Tags=_tag_list(self.tags))
+        ec2.create_tags(Resources=list(self.resource_ids), Tags=tag_list(self.tags))
         return None
 
     def describe(self) -> str:

@@ -15,6 +15,16 @@ SOURCE_IMAGE_TAG = f"{TAG_PREFIX}source-image-id"
 SOURCE_REGION_TAG = f"{TAG_PREFIX}source-region"
 
 
+def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+    """The `Tags` list of an EC2 API resource (image, snapshot, instance) as a dict."""
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """A dict of tags in the API's `Tags` form, in a stable order."""
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
 @dataclass(frozen=True)
 class Image:
     image_id: str
@@ -40,7 +50,7 @@ class Image:
             name=data.get("Name", ""),
             state=data.get("State", ""),
             creation_date=data.get("CreationDate", ""),
-            tags={t["Key"]: t["Value"] for t in data.get("Tags", [])},
+            tags=tags_of(data),
             snapshot_ids=tuple(
                 m["Ebs"]["SnapshotId"]
                 for m in data.get("BlockDeviceMappings", [])

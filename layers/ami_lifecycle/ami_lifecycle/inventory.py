@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .clients import error_code
-from .images import SOURCE_IMAGE_TAG, Image
+from .images import SOURCE_IMAGE_TAG, Image, tags_of
 from .policy import Sharing
 
 NOT_FOUND_CODES = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidAMIID.Malformed"})
@@ -53,7 +53,7 @@ def read_image_state(ec2: Any, image: Image, sharing: Sharing) -> ImageState:
         pages = ec2.get_paginator("describe_snapshots").paginate(SnapshotIds=list(image.snapshot_ids))
         for page in pages:
             for snap in page["Snapshots"]:
-                snapshot_tags[snap["SnapshotId"]] = {t["Key"]: t["Value"] for t in snap.get("Tags", [])}
+                snapshot_tags[snap["SnapshotId"]] = tags_of(snap)
 
     launch: frozenset[tuple[str, str]] = frozenset()
     if sharing.launch_permissions:
@@ -99,7 +99,7 @@ def describe_instances(ec2: Any, instance_ids: list[str]) -> tuple[dict[str, Ins
                                 data["ImageId"],
                                 data["State"]["Name"],
                                 data["LaunchTime"],
-                                {t["Key"]: t["Value"] for t in data.get("Tags", [])},
+                                tags_of(data),
                             )
                 break
             except ClientError as e:

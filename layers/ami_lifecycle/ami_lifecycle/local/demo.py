@@ -29,7 +29,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from ..clients import ClientFactory
-from ..images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG
+from ..images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, tags_of
 from ..policy import POLICY_FILE_ENV
 from ..usage import USAGE_TABLE_ENV, LaunchRecord, UsageStore
 from . import fidelity
@@ -581,10 +581,6 @@ def batches(step: Step) -> str:
 def own_images(aws: LocalAws, region: str) -> list[dict[str, Any]]:
     pages = aws.ec2(region).get_paginator("describe_images").paginate(Owners=["self"])
     return [image for page in pages for image in page["Images"]]
-
-
-def tags_of(resource: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
 
 
 def launch_permissions(aws: LocalAws, region: str, image_id: str) -> frozenset[tuple[str, str]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..images import tag_list
+
 
 def register_ami(
     ec2: Any,
@@ -39,9 +41,7 @@ def register_ami(
         "BlockDeviceMappings": mappings,
     }
     if tags:
-        params["TagSpecifications"] = [
-            {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-        ]
+        params["TagSpecifications"] = [{"ResourceType": "image", "Tags": tag_list(tags)}]
     return str(ec2.register_image(**params)["ImageId"])
 
 
