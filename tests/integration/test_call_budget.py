@@ -26,7 +26,7 @@ def budget_policy(account: Account, regions: list[str]):
 
 
 @pytest.mark.parametrize("dr_regions", [1, 2, 5])
-def test_new_ami_costs_five_plus_two_per_snapshot_plus_two_per_region(account: Account, dr_regions: int) -> None:
+def test_new_ami_costs_six_plus_two_per_snapshot_plus_two_per_region(account: Account, dr_regions: int) -> None:
     policy = budget_policy(account, DR_POOL[:dr_regions])
     event = parse_ami_state_change(ami_event(account.build_ami()))
 
@@ -35,9 +35,10 @@ def test_new_ami_costs_five_plus_two_per_snapshot_plus_two_per_region(account: A
 
     ops = calls.by_operation()
     assert ops["CopyImage"] == dr_regions
-    assert ops["CreateTags"] == 1 and ops["ModifyImageAttribute"] == 1
+    assert ops["CreateTags"] == 2  # image and snapshots in one call; the protected mark last
+    assert ops["ModifyImageAttribute"] == 1
     assert ops["ModifySnapshotAttribute"] == SNAPSHOTS
-    assert len(calls.calls) == 5 + 2 * SNAPSHOTS + 2 * dr_regions
+    assert len(calls.calls) == 6 + 2 * SNAPSHOTS + 2 * dr_regions
 
 
 def test_redelivered_event_only_reads(account: Account) -> None:
@@ -51,7 +52,7 @@ def test_redelivered_event_only_reads(account: Account) -> None:
     assert len(calls.calls) == 3 + SNAPSHOTS + 2  # image, snapshots, launch and volume permissions; 2 lookups
 
 
-def test_finishing_a_copy_costs_five_plus_two_per_snapshot(account: Account) -> None:
+def test_finishing_a_copy_costs_six_plus_two_per_snapshot(account: Account) -> None:
     source = parse_ami_state_change(ami_event(account.build_ami()))
     handle_image_available(source, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
     region, copy_id = fidelity.complete_pending_copies("us-west-2")[0]
@@ -61,5 +62,5 @@ def test_finishing_a_copy_costs_five_plus_two_per_snapshot(account: Account) -> 
             parse_ami_state_change(ami_event(copy_id, region)), account.policy, account.clients(), DEFAULT_ACCOUNT_ID
         )
 
-    assert calls.count("CreateTags") == 0  # tagged at creation by CopyImage
-    assert len(calls.calls) == 5 + 2 * SNAPSHOTS
+    assert calls.count("CreateTags") == 1  # tagged at creation by CopyImage; only the protected mark is left
+    assert len(calls.calls) == 6 + 2 * SNAPSHOTS

@@ -10,7 +10,7 @@ import pytest
 
 from ami_lifecycle.events import parse_ami_state_change
 from ami_lifecycle.image_available import handle_image_available
-from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, tags_of
+from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, propagated, tags_of
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, LocalLambdaContext
 from functions.image_available import image_available_handler
@@ -61,7 +61,7 @@ def test_new_ami_is_copied_tagged_and_shared_everywhere(account: Account, invoke
     source = account.ec2(HOME).describe_images(ImageIds=[source_id])["Images"][0]
     assert tags_of(source)[FAMILY_TAG] == "web" and tags_of(source)[VERSION_TAG] == "1.4.0"
     for snap in snapshots_of(account, source, HOME):
-        assert tags_of(snap) | tags_of(source) == tags_of(snap), "snapshot lacks an AMI tag"
+        assert tags_of(snap) | propagated(tags_of(source)) == tags_of(snap), "snapshot lacks an AMI tag"
         assert volume_permissions(account, snap["SnapshotId"], HOME) == [{"UserId": CONSUMER}]
     assert launch_permissions(account, source_id, HOME) == EXPECTED_LAUNCH
 

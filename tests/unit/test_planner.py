@@ -1,9 +1,16 @@
 """The pure planner: only what is missing, as few calls as possible, copies decided from lineage."""
 
 from ami_lifecycle.actions import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
-from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, Image
+from ami_lifecycle.images import FAMILY_TAG, PROTECTED_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, Image
 from ami_lifecycle.inventory import ImageState
-from ami_lifecycle.planner import MAX_COPY_ATTEMPTS, desired_copy, desired_source, plan_copy, plan_finish
+from ami_lifecycle.planner import (
+    MAX_COPY_ATTEMPTS,
+    desired_copy,
+    desired_source,
+    plan_copy,
+    plan_finish,
+    protection_digest,
+)
 from ami_lifecycle.policy import parse_policy
 
 POLICY = parse_policy(
@@ -43,7 +50,8 @@ def test_new_source_gets_one_tag_call_two_permission_kinds() -> None:
     actions = plan_finish(SOURCE, ImageState(), desired)
 
     tags = [a for a in actions if isinstance(a, TagResources)]
-    assert len(tags) == 1 and tags[0].resource_ids == (SOURCE.image_id, "snap-1", "snap-2")
+    assert len(tags) == 2 and tags[0].resource_ids == (SOURCE.image_id, "snap-1", "snap-2")
+    assert actions[-1] == TagResources("us-east-1", (SOURCE.image_id,), {PROTECTED_TAG: protection_digest(desired)})
     assert "Name" not in tags[0].tags and tags[0].tags[FAMILY_TAG] == "web"
     assert tags[0].tags[VERSION_TAG] == "2026-11-01T00:00:00.000Z"
     launch = [a for a in actions if isinstance(a, AddLaunchPermissions)]
@@ -60,7 +68,9 @@ def test_new_source_gets_one_tag_call_two_permission_kinds() -> None:
 
 def test_finished_source_plans_nothing() -> None:
     desired = desired_source(SOURCE, MATCH, POLICY)
-    done = Image(**{**SOURCE.__dict__, "tags": SOURCE.tags | desired.image_tags})
+    done = Image(
+        **{**SOURCE.__dict__, "tags": SOURCE.tags | desired.image_tags | {PROTECTED_TAG: protection_digest(desired)}}
+    )
     state = ImageState(
         snapshot_tags={"snap-1": dict(desired.snapshot_tags), "snap-2": dict(desired.snapshot_tags)},
         launch_permissions=frozenset(
@@ -75,13 +85,33 @@ def test_finished_source_plans_nothing() -> None:
     assert plan_finish(done, state, desired) == []
 
 
+def test_protected_mark_changes_when_the_policy_asks_for_more() -> None:
+    desired = desired_source(SOURCE, MATCH, POLICY)
+    more = POLICY.model_copy(
+        update={
+            "defaults": POLICY.defaults.model_copy(
+                update={
+                    "sharing": POLICY.defaults.sharing.model_copy(update={"accounts": ["111111111111", "333333333333"]})
+                }
+            )
+        }
+    )
+
+    assert protection_digest(desired_source(SOURCE, MATCH, more)) != protection_digest(desired)
+    # The mark itself is never carried onto snapshots or copies.
+    marked = Image(**{**SOURCE.__dict__, "tags": SOURCE.tags | {PROTECTED_TAG: "old"}})
+    assert PROTECTED_TAG not in desired_source(marked, MATCH, POLICY).snapshot_tags
+    assert PROTECTED_TAG not in desired_copy(marked, MATCH, POLICY).image_tags
+
+
 def test_image_tag_the_snapshots_must_not_get_is_set_on_its_own() -> None:
     desired = desired_copy(SOURCE, MATCH, POLICY)
     copy = Image(**{**SOURCE.__dict__, "image_id": "ami-0bbbbbbbbbbbbbbbb", "region": "eu-west-1", "tags": {}})
 
     tags = [a for a in plan_finish(copy, ImageState(), desired) if isinstance(a, TagResources)]
 
-    image_call, snapshot_call = tags
+    image_call, snapshot_call, protected_mark = tags
+    assert protected_mark.tags == {PROTECTED_TAG: protection_digest(desired)}
     assert image_call.resource_ids == (copy.image_id,) and image_call.tags["Name"] == "web"
     assert snapshot_call.resource_ids == ("snap-1", "snap-2") and "Name" not in snapshot_call.tags
 

@@ -13,6 +13,18 @@ FAMILY_TAG = f"{TAG_PREFIX}family"
 VERSION_TAG = f"{TAG_PREFIX}version"
 SOURCE_IMAGE_TAG = f"{TAG_PREFIX}source-image-id"
 SOURCE_REGION_TAG = f"{TAG_PREFIX}source-region"
+# Written last when an image is fully protected; its value is a digest of what was applied (tags, sharing),
+# so the sweep finds unfinished images, or images to update after a policy change, without a read per image.
+PROTECTED_TAG = f"{TAG_PREFIX}protected"
+# Set by the sweep on an AMI's snapshots just before it deregisters the AMI: the proof that lets a later run
+# delete a snapshot the deregistration left behind, and no other.
+RETIRED_TAG = f"{TAG_PREFIX}retired"
+_STATE_TAGS = frozenset({PROTECTED_TAG, RETIRED_TAG})
+
+
+def propagated(tags: dict[str, str]) -> dict[str, str]:
+    """Tags that may be carried onto copies and snapshots: not the product's state marks of this resource."""
+    return {k: v for k, v in tags.items() if k not in _STATE_TAGS}
 
 
 def tags_of(resource: dict[str, Any]) -> dict[str, str]:
@@ -39,6 +51,9 @@ class Image:
     source_region: str | None = None
     state_reason: str = ""
     deprecation_time: str | None = None  # ISO 8601, as EC2 reports it
+    deregistration_protection: str | None = None  # "disabled", "enabled", ... as EC2 reports it
+    last_launched_time: str | None = None  # any account's launches, about a day late
+    volume_sizes: dict[str, int] = field(default_factory=dict)  # snapshot id -> GiB
 
     @classmethod
     def from_api(cls, region: str, data: dict[str, Any]) -> Image:
@@ -60,6 +75,13 @@ class Image:
             source_region=data.get("SourceImageRegion"),
             state_reason=data.get("StateReason", {}).get("Message", ""),
             deprecation_time=data.get("DeprecationTime"),
+            deregistration_protection=data.get("DeregistrationProtection"),
+            last_launched_time=data.get("LastLaunchedTime"),
+            volume_sizes={
+                m["Ebs"]["SnapshotId"]: int(m["Ebs"].get("VolumeSize") or 0)
+                for m in data.get("BlockDeviceMappings", [])
+                if m.get("Ebs", {}).get("SnapshotId")
+            },
         )
 
     @property
@@ -73,15 +95,23 @@ class Image:
 
     def deprecated_at(self, now: datetime) -> datetime | None:
         """When the image was deprecated, if its deprecation time has passed."""
-        if not self.deprecation_time:
-            return None
-        when = datetime.fromisoformat(self.deprecation_time.replace("Z", "+00:00"))
-        return when if when <= now else None
+        when = parse_time(self.deprecation_time)
+        return when if when is not None and when <= now else None
+
+    @property
+    def protected_from_deregistration(self) -> bool:
+        # Anything but an explicit "disabled" counts as on, including a cooldown after it was turned off.
+        return (self.deregistration_protection or "disabled") != "disabled"
 
     @property
     def made_by_aws_backup(self) -> bool:
         # AWS Backup AMIs cannot be managed through EC2; Backup names and tags them this way.
         return self.name.startswith("AwsBackup_") or any(k.startswith("aws:backup:") for k in self.tags)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An EC2 timestamp ("2026-01-01T00:00:00.000Z") as an aware datetime; None stays None."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def lineage_tags(family: str, version: str, source: Image | None = None) -> dict[str, str]:

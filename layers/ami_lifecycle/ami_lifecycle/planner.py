@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from .actions import Action, AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
-from .images import Image, copy_client_token, lineage_tags
+from .images import PROTECTED_TAG, Image, copy_client_token, lineage_tags, propagated
 from .inventory import ImageState
 from .policy import DrRegion, Match, Policy, Sharing
 
@@ -31,20 +33,32 @@ class CopyDecision:
 
 def desired_source(source: Image, match: Match, policy: Policy) -> DesiredImage:
     image_tags = lineage_tags(match.family, match.version)
-    snapshot_tags = policy.tags_for(match.rule).to_snapshots.apply(source.tags) | image_tags
+    snapshot_tags = policy.tags_for(match.rule).to_snapshots.apply(propagated(source.tags)) | image_tags
     return DesiredImage(image_tags, snapshot_tags, policy.sharing_for(match.rule))
 
 
 def desired_copy(source: Image, match: Match, policy: Policy) -> DesiredImage:
     propagation = policy.tags_for(match.rule)
     lineage = lineage_tags(match.family, match.version, source)
-    image_tags = propagation.to_copies.apply(source.tags) | lineage
+    image_tags = propagation.to_copies.apply(propagated(source.tags)) | lineage
     snapshot_tags = propagation.to_snapshots.apply(image_tags) | lineage
     return DesiredImage(image_tags, snapshot_tags, policy.sharing_for(match.rule))
 
 
+def protection_digest(desired: DesiredImage) -> str:
+    """A short digest of what protecting an image applies; it changes when the policy asks for more."""
+    document = json.dumps(
+        [desired.image_tags, desired.snapshot_tags, desired.sharing.model_dump(mode="json")], sort_keys=True
+    )
+    return hashlib.sha256(document.encode()).hexdigest()[:16]
+
+
 def plan_finish(image: Image, state: ImageState, desired: DesiredImage) -> list[Action]:
-    """Tags on the image and its snapshots, launch and snapshot permissions: only what is missing."""
+    """Tags on the image and its snapshots, launch and snapshot permissions: only what is missing.
+
+    The last action marks the image protected, so an image without the mark (or with an old one) is
+    known to be unfinished without reading its permissions.
+    """
     actions: list[Action] = list(_plan_tags(image, state, desired))
 
     missing_launch = sorted(set(_launch_pairs(desired.sharing)) - state.launch_permissions)
@@ -55,6 +69,10 @@ def plan_finish(image: Image, state: ImageState, desired: DesiredImage) -> list[
         missing = sorted(set(desired.sharing.snapshot_accounts) - state.snapshot_accounts.get(snapshot_id, set()))
         if missing:
             actions.append(AddSnapshotVolumePermissions(image.region, snapshot_id, tuple(missing)))
+
+    digest = protection_digest(desired)
+    if image.tags.get(PROTECTED_TAG) != digest:
+        actions.append(TagResources(image.region, (image.image_id,), {PROTECTED_TAG: digest}))
     return actions
 
 

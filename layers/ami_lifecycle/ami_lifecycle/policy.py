@@ -221,6 +221,21 @@ class Defaults(_Strict):
     retention: Retention = Field(default_factory=Retention)
 
 
+class SweepSettings(_Strict):
+    """How the scheduled sweep applies its plan."""
+
+    dry_run: bool = Field(
+        default=False,
+        description="Plan and report only. The deployment's SweepDryRun parameter (default true) also forces it.",
+    )
+    max_deregistrations_per_region: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="At most this many AMIs are deregistered per region per run, the oldest first; 0 = none.",
+    )
+
+
 class Policy(_Strict):
     version: Literal[1] = 1
     home_region: Region
@@ -229,6 +244,7 @@ class Policy(_Strict):
         default=False, description="Must be true for any rule to set sharing.public; a second, explicit opt-in."
     )
     defaults: Defaults = Field(default_factory=Defaults)
+    sweep: SweepSettings = Field(default_factory=SweepSettings)
     managed_images: list[Rule] = Field(min_length=1)
 
     @model_validator(mode="after")

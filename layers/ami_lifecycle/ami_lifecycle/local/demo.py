@@ -29,7 +29,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from ..clients import ClientFactory
-from ..images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, tags_of
+from ..images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, propagated, tags_of
 from ..policy import POLICY_FILE_ENV
 from ..usage import USAGE_TABLE_ENV, LaunchRecord, UsageStore
 from . import fidelity
@@ -665,7 +665,7 @@ def inspect(
     row.image_id, row.state = image["ImageId"], image["State"]
     row.lineage = lineage.items() <= tags.items()
     # The policy carries every tag of the AMI (none are excluded for snapshots) onto each of its snapshots.
-    wanted = {k: v for k, v in tags.items() if not k.startswith("aws:")}
+    wanted = {k: v for k, v in propagated(tags).items() if not k.startswith("aws:")}
     row.snapshots = len(snapshots)
     row.snapshots_tagged = sum(wanted.items() <= tags_of(s).items() for s in snapshots)
     row.launch = len(launch)

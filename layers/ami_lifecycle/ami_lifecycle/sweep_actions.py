@@ -1,0 +1,183 @@
+"""The sweep's writes, one small class each, like `actions`: finish protection, deprecate, disable, deregister."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .actions import Action, AddLaunchPermissions, AddSnapshotVolumePermissions, TagResources
+from .clients import error_code
+from .images import RETIRED_TAG, Image, tag_list
+from .inventory import read_image_state
+from .planner import DesiredImage, plan_finish
+
+# DeregisterImage refuses DeleteAssociatedSnapshots where the API does not know it yet (e.g. some partitions).
+_FLAG_REFUSED = frozenset(
+    {"InvalidParameter", "InvalidParameterCombination", "UnknownParameter", "UnsupportedOperation"}
+)
+_SNAPSHOT_GONE = frozenset({"InvalidSnapshot.NotFound"})
+
+
+@dataclass(frozen=True)
+class FinishImage(Action):
+    """Finish protecting an image an event missed: read its permissions, then add what is missing."""
+
+    image: Image
+    desired: DesiredImage = field(compare=False)
+
+    permissions = (
+        "ec2:DescribeSnapshots",
+        "ec2:DescribeImageAttribute",
+        "ec2:DescribeSnapshotAttribute",
+        *TagResources.permissions,
+        *AddLaunchPermissions.permissions,
+        *AddSnapshotVolumePermissions.permissions,
+    )
+
+    def apply(self, ec2: Any) -> str | None:
+        actions = plan_finish(self.image, read_image_state(ec2, self.image, self.desired.sharing), self.desired)
+        for action in actions:
+            action.apply(ec2)
+        return "; ".join(a.describe() for a in actions) or None
+
+    def describe(self) -> str:
+        return f"finish protecting {self.image.image_id}"
+
+
+@dataclass(frozen=True)
+class DeprecateImage(Action):
+    image_id: str
+    deprecate_at: datetime
+
+    permissions = ("ec2:EnableImageDeprecation",)
+
+    def apply(self, ec2: Any) -> str | None:
+        ec2.enable_image_deprecation(ImageId=self.image_id, DeprecateAt=self.deprecate_at)
+        return None
+
+    def describe(self) -> str:
+        return f"deprecate {self.image_id} at {self.deprecate_at:%Y-%m-%dT%H:%M}Z"
+
+
+@dataclass(frozen=True)
+class DisableImage(Action):
+    """No new launches: removes every launch permission; running instances are not affected."""
+
+    image_id: str
+
+    permissions = ("ec2:DisableImage",)
+
+    def apply(self, ec2: Any) -> str | None:
+        ec2.disable_image(ImageId=self.image_id)
+        return None
+
+    def describe(self) -> str:
+        return f"disable {self.image_id}"
+
+
+@dataclass(frozen=True)
+class MarkSnapshotsRetired(Action):
+    """Tag the snapshots of the AMIs about to be deregistered: only these may later be deleted as orphans."""
+
+    snapshot_ids: tuple[str, ...]
+    marked_at: str
+
+    permissions = ("ec2:CreateTags",)
+
+    def apply(self, ec2: Any) -> str | None:
+        for start in range(0, len(self.snapshot_ids), 500):  # well within CreateTags' limit per request
+            chunk = list(self.snapshot_ids[start : start + 500])
+            ec2.create_tags(Resources=chunk, Tags=tag_list({RETIRED_TAG: self.marked_at}))
+        return None
+
+    def describe(self) -> str:
+        return f"mark {len(self.snapshot_ids)} snapshots for deletion"
+
+
+@dataclass(frozen=True)
+class Deregistration:
+    """What DeregisterImage reported for each snapshot: success, skipped, missing-permissions, ..."""
+
+    snapshot_codes: dict[str, str]
+    gib_deleted: int
+
+
+@dataclass(frozen=True)
+class DeregisterImage(Action):
+    """Deregister an AMI and delete the snapshots only it uses, in one call where EC2 allows it.
+
+    A snapshot left behind (any code but success) keeps its retired mark and is deleted by a later run.
+    """
+
+    image_id: str
+    snapshot_ids: tuple[str, ...]  # the snapshots no other AMI uses, marked retired before this runs
+    sizes: dict[str, int] = field(default_factory=dict, compare=False)  # snapshot id -> GiB
+
+    permissions = ("ec2:DeregisterImage", "ec2:DeleteSnapshot")
+
+    def apply(self, ec2: Any) -> str | None:
+        result = self.deregister(ec2)
+        left = sorted(f"{s} ({c})" for s, c in result.snapshot_codes.items() if c != "success")
+        return f"{result.gib_deleted} GiB deleted" + (f"; left {', '.join(left)}" if left else "")
+
+    def deregister(self, ec2: Any) -> Deregistration:
+        try:
+            response = ec2.deregister_image(ImageId=self.image_id, DeleteAssociatedSnapshots=True)
+            codes = {r["SnapshotId"]: r["ReturnCode"] for r in response.get("DeleteSnapshotResults", [])}
+        except ClientError as e:
+            if error_code(e) not in _FLAG_REFUSED:
+                raise
+            ec2.deregister_image(ImageId=self.image_id)
+            codes = {s: _delete_snapshot(ec2, s) for s in self.snapshot_ids}
+        return Deregistration(codes, sum(self.sizes.get(s, 0) for s, c in codes.items() if c == "success"))
+
+    def describe(self) -> str:
+        return f"deregister {self.image_id} and delete {len(self.snapshot_ids)} snapshots"
+
+
+@dataclass(frozen=True)
+class DeleteSnapshot(Action):
+    """Delete a snapshot that this product marked and that no AMI uses any more."""
+
+    snapshot_id: str
+    size_gib: int = 0
+
+    permissions = ("ec2:DeleteSnapshot",)
+
+    def apply(self, ec2: Any) -> str | None:
+        code = _delete_snapshot(ec2, self.snapshot_id)
+        if code not in ("success", "missing"):
+            raise RuntimeError(f"{self.snapshot_id} not deleted: {code}")
+        return None
+
+    def describe(self) -> str:
+        return f"delete orphaned snapshot {self.snapshot_id} ({self.size_gib} GiB)"
+
+
+def _delete_snapshot(ec2: Any, snapshot_id: str) -> str:
+    """DeleteSnapshot with DeregisterImage's result codes; EC2 itself refuses a snapshot an AMI still uses."""
+    try:
+        ec2.delete_snapshot(SnapshotId=snapshot_id)
+    except ClientError as e:
+        code = error_code(e)
+        if code in _SNAPSHOT_GONE:
+            return "missing"
+        if code == "InvalidSnapshot.InUse":
+            return "skipped"
+        if code in ("UnauthorizedOperation", "AccessDenied"):
+            return "missing-permissions"
+        raise
+    return "success"
+
+
+SWEEP_ACTIONS: tuple[type[Action], ...] = (
+    FinishImage,
+    DeprecateImage,
+    DisableImage,
+    MarkSnapshotsRetired,
+    DeregisterImage,
+    DeleteSnapshot,
+)
