@@ -148,10 +148,14 @@ class DeleteSnapshot(Action):
     permissions = ("ec2:DeleteSnapshot",)
 
     def apply(self, ec2: Any) -> str | None:
+        return None if self.delete(ec2) else "already deleted"
+
+    def delete(self, ec2: Any) -> bool:
+        """True if this call deleted it, False if it was gone already; raises if it is still there."""
         code = _delete_snapshot(ec2, self.snapshot_id)
         if code not in ("success", "missing"):
             raise RuntimeError(f"{self.snapshot_id} not deleted: {code}")
-        return None
+        return code == "success"
 
     def describe(self) -> str:
         return f"delete orphaned snapshot {self.snapshot_id} ({self.size_gib} GiB)"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
 
 from ..images import tag_list
 
@@ -50,3 +54,18 @@ def create_kms_key(kms: Any, alias: str) -> str:
     key = kms.create_key(Description=f"AMI copies ({alias})")["KeyMetadata"]
     kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
     return str(key["Arn"])
+
+
+def create_usage_table(dynamodb: Any, name: str) -> None:
+    """The usage table as template.yaml defines it (key image_id)."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "image_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "image_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def backdate_image(region: str, image_id: str, created: datetime, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+    """Time passes: the AMI was registered at `created` (EC2 never lets a caller set CreationDate)."""
+    ec2_backends[account_id][region].amis[image_id].creation_date = created.astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,35 @@
+"""Schedule tick: reconcile every managed AMI family in every region (copy, deprecate, retire, clean up)."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from ami_lifecycle.clients import ClientFactory
+from ami_lifecycle.policy import PolicyError, load_policy
+from ami_lifecycle.sweep import SweepConfigurationError, SweepRequest, dry_run_setting, run_sweep, usage_reader
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        policy = load_policy()  # before any AWS call: a bad policy stops here, naming the field
+        request = parse(event=event or {}, model=SweepRequest)
+        dry_run = dry_run_setting(policy, request)
+    except (PolicyError, ValidationError, SweepConfigurationError) as error:
+        logger.error("refused", extra={"error": str(error)})
+        metrics.add_metric(name="InvocationsRefused", unit=MetricUnit.Count, value=1)
+        raise
+    clients = ClientFactory()
+    report = run_sweep(policy, clients, datetime.now(UTC), dry_run, usage_reader(clients, policy))
+    return report.as_dict()
