@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,7 +40,13 @@ from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.utils import format_timestamp, random_ami_id, random_snapshot_id
 from moto.kms.models import kms_backends
 
-__all__ = ["complete_pending_copies", "fail_pending_copy", "install", "set_deprecation_time"]
+__all__ = [
+    "complete_pending_copies",
+    "fail_pending_copy",
+    "fail_snapshot_deletion",
+    "install",
+    "set_deprecation_time",
+]
 
 # One lock for every patched write path: moto's server handles requests on several threads, and a
 # ClientToken must map to exactly one image even when the same request arrives concurrently.
@@ -58,6 +64,8 @@ _INJECTED_FAILURE_CODE = "Server.InternalError"
 # EnableImageDeprecation DeprecateAt: at most 10 years from now; for a public AMI, 2 years from its creation.
 _DEPRECATION_LIMIT_YEARS = 10
 _PUBLIC_DEPRECATION_LIMIT_YEARS = 2
+# DeregisterImage DeleteSnapshotResults ReturnCode: every value but success leaves the snapshot in place.
+_SNAPSHOT_FAILURE_CODES = frozenset({"skipped", "missing-permissions", "internal-error", "client-error"})
 
 
 class _IdempotentParameterMismatch(EC2ClientError):
@@ -95,8 +103,10 @@ def install() -> None:
             return
         _MOTO["block_device_mappings"] = Ami.block_device_mappings
         _MOTO["delete_snapshot"] = EBSBackend.delete_snapshot
+        _MOTO["deregister_image"] = AmisResponse.deregister_image
         AmisResponse.copy_image = _copy_image_action  # type: ignore[method-assign]
         AmisResponse.register_image = _register_image_action  # type: ignore[method-assign]
+        AmisResponse.deregister_image = _deregister_image_action  # type: ignore[method-assign]
         AmisResponse.enable_image_deprecation = _enable_image_deprecation_action  # type: ignore[attr-defined]
         AmisResponse.disable_image_deprecation = _disable_image_deprecation_action  # type: ignore[attr-defined]
         Ami.block_device_mappings = property(_image_block_device_mappings)  # type: ignore[method-assign,assignment]
@@ -156,6 +166,25 @@ def set_deprecation_time(image_id: str, when: datetime, region: str, account_id:
                 image.fidelity_deprecation_time = _round_to_minute(_as_utc(when))
                 return
     raise ValueError(f"{image_id} is not a registered image in {region}")
+
+
+def fail_snapshot_deletion(
+    snapshot_id: str, code: str = "internal-error", region: str | None = None, account_id: str | None = None
+) -> None:
+    """The next DeregisterImage with DeleteAssociatedSnapshots reports ``code`` for this snapshot and keeps it.
+
+    One-shot: the failure is used up by the deregistration that reports it, so a retry (DeleteSnapshot, or
+    deregistering another AMI that maps it) succeeds. ``code`` is one of EC2's non-success return codes:
+    ``skipped``, ``missing-permissions``, ``internal-error`` or ``client-error``.
+    """
+    if code not in _SNAPSHOT_FAILURE_CODES:
+        raise ValueError(f"{code!r} is not one of {sorted(_SNAPSHOT_FAILURE_CODES)}")
+    with _LOCK:
+        for backend in _ec2_backends(region, account_id):
+            if snapshot_id in backend.snapshots:
+                backend.__dict__.setdefault("fidelity_snapshot_failures", {})[snapshot_id] = code
+                return
+    raise ValueError(f"{snapshot_id} is not a snapshot" + (f" in {region}" if region else ""))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -532,6 +561,51 @@ def _image_deprecation_time(self: Ami) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------
+# DeregisterImage
+# --------------------------------------------------------------------------------------------------
+
+
+def _deregister_image_action(self: AmisResponse) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    delete_snapshots = bool(self._get_param("DeleteAssociatedSnapshots"))
+    self.error_on_dryrun()
+    results = _deregister_image(self.ec2_backend, image_id, delete_snapshots)
+    response: dict[str, Any] = {"Return": True}
+    if delete_snapshots:  # EC2 returns the element only when the snapshots were asked to be deleted
+        response["DeleteSnapshotResults"] = results
+    return ActionResult(response)
+
+
+def _deregister_image(backend: Any, image_id: str, delete_snapshots: bool) -> list[dict[str, str]]:
+    """Deregister; with DeleteAssociatedSnapshots, also delete each EBS snapshot the AMI mapped.
+
+    A snapshot that another registered AMI (disabled ones included) still maps is ``skipped`` and kept, and
+    the AMI is deregistered anyway. Each snapshot gets one result, in the order of the mappings.
+    """
+    with _LOCK:
+        if not image_id or not image_id.startswith("ami-"):
+            raise MalformedAMIIdError([image_id])
+        image: Ami | None = backend.amis.get(image_id)
+        snapshot_ids = list(dict.fromkeys(_snapshot_ids(image))) if image is not None else []
+        backend.deregister_image(image_id)  # moto: InvalidAMIID.NotFound, or .Unavailable once deregistered
+        if not delete_snapshots:
+            return []
+        return [{"SnapshotId": s, "ReturnCode": _delete_associated_snapshot(backend, s)} for s in snapshot_ids]
+
+
+def _delete_associated_snapshot(backend: Any, snapshot_id: str) -> str:
+    """The DeleteSnapshotResults ReturnCode for one snapshot of a deregistered AMI; only ``success`` deletes it."""
+    if _images_mapping(backend, snapshot_id):
+        return "skipped"  # EC2 never deletes a snapshot that is associated with another AMI
+    injected: str | None = backend.__dict__.get("fidelity_snapshot_failures", {}).pop(snapshot_id, None)
+    if injected is not None:
+        return injected
+    if backend.snapshots.pop(snapshot_id, None) is None:
+        return "client-error"  # not reachable through the API: a mapped snapshot cannot be deleted first
+    return "success"
+
+
+# --------------------------------------------------------------------------------------------------
 # DescribeImages, DescribeSnapshots and DeleteSnapshot with the new mappings
 # --------------------------------------------------------------------------------------------------
 
@@ -551,11 +625,35 @@ def _snapshot_progress(self: Snapshot) -> str:
 
 def _delete_snapshot_unless_mapped(self: EBSBackend, snapshot_id: str) -> Snapshot:
     """A snapshot used by any registered AMI cannot be deleted: InvalidSnapshot.InUse (moto knew one AMI)."""
-    for image in list(self.amis.values()):  # type: ignore[attr-defined]
-        if snapshot_id in _snapshot_ids(image):
-            raise InvalidSnapshotInUse(snapshot_id, image.id)
-    result: Snapshot = _MOTO["delete_snapshot"](self, snapshot_id)
-    return result
+    with _LOCK:
+        users = _images_mapping(self, snapshot_id)
+        if users:
+            raise InvalidSnapshotInUse(snapshot_id, users[0].id)
+        result: Snapshot = _MOTO["delete_snapshot"](self, snapshot_id)
+        return result
+
+
+@dataclass
+class _SnapshotUsers:
+    """Which registered AMIs map each snapshot; ``seen`` are the image ids already read into ``users``."""
+
+    seen: set[str] = field(default_factory=set)
+    users: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _images_mapping(backend: Any, snapshot_id: str) -> list[Ami]:
+    """The registered AMIs (any state, disabled included) whose block device mappings name the snapshot.
+
+    An AMI's snapshots never change once it is registered, so an index on the backend only reads the images
+    registered since the last call: deleting the snapshots of thousands of AMIs stays linear.
+    """
+    index: _SnapshotUsers = backend.__dict__.setdefault("fidelity_snapshot_users", _SnapshotUsers())
+    amis: dict[str, Ami] = backend.amis
+    for image_id in amis.keys() - index.seen:
+        index.seen.add(image_id)
+        for mapped in _snapshot_ids(amis[image_id]):
+            index.users.setdefault(mapped, []).append(image_id)
+    return [amis[i] for i in index.users.get(snapshot_id, []) if i in amis]
 
 
 # --------------------------------------------------------------------------------------------------
