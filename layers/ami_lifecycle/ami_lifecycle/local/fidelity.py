@@ -42,10 +42,12 @@ from moto.kms.models import kms_backends
 
 __all__ = [
     "complete_pending_copies",
+    "expire_deregistration_cooldown",
     "fail_pending_copy",
     "fail_snapshot_deletion",
     "install",
     "set_deprecation_time",
+    "set_last_launched_time",
 ]
 
 # One lock for every patched write path: moto's server handles requests on several threads, and a
@@ -66,6 +68,12 @@ _DEPRECATION_LIMIT_YEARS = 10
 _PUBLIC_DEPRECATION_LIMIT_YEARS = 2
 # DeregisterImage DeleteSnapshotResults ReturnCode: every value but success leaves the snapshot in place.
 _SNAPSHOT_FAILURE_CODES = frozenset({"skipped", "missing-permissions", "internal-error", "client-error"})
+# DescribeImages DeregistrationProtection, and the Return of the Enable/Disable actions (see the section below).
+_PROTECTION_DISABLED = "disabled"
+_PROTECTION_WITH_COOLDOWN = "enabled-with-cooldown"
+_PROTECTION_WITHOUT_COOLDOWN = "enabled-without-cooldown"
+_PROTECTION_COOLDOWN_PREFIX = "disabled after "
+_PROTECTION_COOLDOWN = timedelta(hours=24)
 
 
 class _IdempotentParameterMismatch(EC2ClientError):
@@ -75,6 +83,22 @@ class _IdempotentParameterMismatch(EC2ClientError):
         super().__init__(
             "IdempotentParameterMismatch",
             f"The client token '{client_token}' was already used with different request parameters.",
+        )
+
+
+class _DeregistrationProtected(EC2ClientError):
+    """DeregisterImage of an AMI under deregistration protection (or in its cooldown): OperationNotPermitted.
+
+    The DeregisterImage reference names no error for this; EC2's common OperationNotPermitted ("the specified
+    operation is not allowed", its example: terminating an instance with termination protection) is the code
+    EC2 documents for a protected resource. The message is ours, not EC2's.
+    """
+
+    def __init__(self, image_id: str, state: str) -> None:
+        super().__init__(
+            "OperationNotPermitted",
+            f"The image '{image_id}' cannot be deregistered because deregistration protection is {state}. "
+            "Disable deregistration protection (and wait for its cooldown, if any) and try again.",
         )
 
 
@@ -104,13 +128,19 @@ def install() -> None:
         _MOTO["block_device_mappings"] = Ami.block_device_mappings
         _MOTO["delete_snapshot"] = EBSBackend.delete_snapshot
         _MOTO["deregister_image"] = AmisResponse.deregister_image
+        _MOTO["describe_image_attribute"] = AmisResponse.describe_image_attribute
         AmisResponse.copy_image = _copy_image_action  # type: ignore[method-assign]
         AmisResponse.register_image = _register_image_action  # type: ignore[method-assign]
         AmisResponse.deregister_image = _deregister_image_action  # type: ignore[method-assign]
+        AmisResponse.describe_image_attribute = _describe_image_attribute_action  # type: ignore[method-assign]
+        AmisResponse.enable_image_deregistration_protection = _enable_protection_action  # type: ignore[attr-defined]
+        AmisResponse.disable_image_deregistration_protection = _disable_protection_action  # type: ignore[attr-defined]
         AmisResponse.enable_image_deprecation = _enable_image_deprecation_action  # type: ignore[attr-defined]
         AmisResponse.disable_image_deprecation = _disable_image_deprecation_action  # type: ignore[attr-defined]
         Ami.block_device_mappings = property(_image_block_device_mappings)  # type: ignore[method-assign,assignment]
         Ami.deprecation_time = property(_image_deprecation_time)  # type: ignore[attr-defined]
+        Ami.deregistration_protection = property(_image_deregistration_protection)  # type: ignore[attr-defined]
+        Ami.last_launched_time = property(_image_last_launched_time)  # type: ignore[attr-defined]
         Snapshot.progress = property(_snapshot_progress)  # type: ignore[method-assign,assignment]
         EBSBackend.delete_snapshot = _delete_snapshot_unless_mapped  # type: ignore[method-assign]
         setattr(AmisResponse, _INSTALLED_MARKER, True)
@@ -185,6 +215,36 @@ def fail_snapshot_deletion(
                 backend.__dict__.setdefault("fidelity_snapshot_failures", {})[snapshot_id] = code
                 return
     raise ValueError(f"{snapshot_id} is not a snapshot" + (f" in {region}" if region else ""))
+
+
+def expire_deregistration_cooldown(image_id: str, region: str, account_id: str | None = None) -> None:
+    """Time passes: the 24-hour cooldown of a disabled deregistration protection ends now.
+
+    DescribeImages then reports ``disabled`` and DeregisterImage succeeds. An AMI without a running cooldown
+    is left as it is; enabled protection is not affected (only DisableImageDeregistrationProtection ends it).
+    """
+    with _LOCK:
+        for backend in _ec2_backends(region, account_id):
+            image = backend.amis.get(image_id)
+            if image is not None:
+                image.fidelity_cooldown_until = None
+                return
+    raise ValueError(f"{image_id} is not a registered image in {region}")
+
+
+def set_last_launched_time(image_id: str, when: datetime, region: str, account_id: str | None = None) -> None:
+    """Time passes: EC2 reports ``when`` as the AMI's LastLaunchedTime (DescribeImages, DescribeImageAttribute).
+
+    EC2 reports a launch about 24 hours after it happens, so RunInstances does not update it here either: a
+    test states the time it needs. ``when`` is kept to the second; a naive datetime is UTC.
+    """
+    with _LOCK:
+        for backend in _ec2_backends(region, account_id):
+            image = backend.amis.get(image_id)
+            if image is not None:
+                image.fidelity_last_launched_time = _as_utc(when).replace(microsecond=0)
+                return
+    raise ValueError(f"{image_id} is not a registered image in {region}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -586,6 +646,8 @@ def _deregister_image(backend: Any, image_id: str, delete_snapshots: bool) -> li
         if not image_id or not image_id.startswith("ami-"):
             raise MalformedAMIIdError([image_id])
         image: Ami | None = backend.amis.get(image_id)
+        if image is not None and _deregistration_refused(image):
+            raise _DeregistrationProtected(image_id, image.deregistration_protection)
         snapshot_ids = list(dict.fromkeys(_snapshot_ids(image))) if image is not None else []
         backend.deregister_image(image_id)  # moto: InvalidAMIID.NotFound, or .Unavailable once deregistered
         if not delete_snapshots:
@@ -603,6 +665,96 @@ def _delete_associated_snapshot(backend: Any, snapshot_id: str) -> str:
     if backend.snapshots.pop(snapshot_id, None) is None:
         return "client-error"  # not reachable through the API: a mapped snapshot cannot be deleted first
     return "success"
+
+
+# --------------------------------------------------------------------------------------------------
+# EnableImageDeregistrationProtection, DisableImageDeregistrationProtection
+# --------------------------------------------------------------------------------------------------
+#
+# DescribeImages DeregistrationProtection reports ``disabled`` (every AMI starts so), ``enabled-without-cooldown``
+# or ``enabled-with-cooldown``; the AWS CLI reference examples show the Enable/Disable actions returning these
+# strings. During the 24-hour cooldown that follows disabling a protection enabled WithCooldown, EC2 reports
+# ``disabled after <time>``; that prefix is what tools written against EC2 (aws-nuke) parse. The format of the
+# time after it is not documented: it is given here like CreationDate (``2024-05-17T12:00:00.000Z``).
+
+
+def _enable_protection_action(self: AmisResponse) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    with_cooldown = bool(self._get_param("WithCooldown"))
+    self.error_on_dryrun()
+    with _LOCK:
+        image = _find_image(self.ec2_backend, image_id)
+        image.fidelity_protection = _PROTECTION_WITH_COOLDOWN if with_cooldown else _PROTECTION_WITHOUT_COOLDOWN
+        return ActionResult({"Return": image.deregistration_protection})
+
+
+def _disable_protection_action(self: AmisResponse) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    self.error_on_dryrun()
+    with _LOCK:
+        image = _find_image(self.ec2_backend, image_id)
+        _disable_deregistration_protection(image)
+        return ActionResult({"Return": image.deregistration_protection})
+
+
+def _disable_deregistration_protection(image: Ami) -> None:
+    """Protection enabled WithCooldown stays in force for 24 hours after it is disabled; without, it ends now.
+
+    A cooldown already running (protection re-enabled during it, then disabled without cooldown) keeps running.
+    """
+    if getattr(image, "fidelity_protection", None) == _PROTECTION_WITH_COOLDOWN:
+        image.fidelity_cooldown_until = _as_utc(utcnow()) + _PROTECTION_COOLDOWN
+    image.fidelity_protection = None
+
+
+def _cooldown_until(image: Ami) -> datetime | None:
+    until: datetime | None = getattr(image, "fidelity_cooldown_until", None)
+    return until if until is not None and until > _as_utc(utcnow()) else None
+
+
+def _deregistration_refused(image: Ami) -> bool:
+    """While protection is enabled, and during its cooldown, the AMI can't be deregistered."""
+    return getattr(image, "fidelity_protection", None) is not None or _cooldown_until(image) is not None
+
+
+def _image_deregistration_protection(self: Ami) -> str:
+    """DescribeImages DeregistrationProtection: reported on every AMI, ``disabled`` unless protection was enabled."""
+    protection: str | None = getattr(self, "fidelity_protection", None)
+    if protection is not None:
+        return protection
+    until = _cooldown_until(self)
+    return _PROTECTION_DISABLED if until is None else _PROTECTION_COOLDOWN_PREFIX + format_timestamp(until)
+
+
+# --------------------------------------------------------------------------------------------------
+# LastLaunchedTime, DescribeImageAttribute
+# --------------------------------------------------------------------------------------------------
+
+
+def _image_last_launched_time(self: Ami) -> str | None:
+    """DescribeImages LastLaunchedTime: ISO 8601 to the second (the User Guide shows ``2022-02-10T02:03:18Z``).
+
+    Absent until the AMI has launched an instance (as far as EC2 has reported: see set_last_launched_time).
+    """
+    when: datetime | None = getattr(self, "fidelity_last_launched_time", None)
+    return None if when is None else _iso(when)
+
+
+def _describe_image_attribute_action(self: AmisResponse) -> ActionResult:
+    """lastLaunchedTime and deregistrationProtection, which moto lacks; every other attribute is moto's."""
+    attribute = self._get_param("Attribute")
+    if attribute not in ("lastLaunchedTime", "deregistrationProtection"):
+        result: ActionResult = _MOTO["describe_image_attribute"](self)
+        return result
+    image_id = self._get_param("ImageId")
+    self.error_on_dryrun()
+    image = _find_image(self.ec2_backend, image_id)
+    if attribute == "deregistrationProtection":
+        return ActionResult(
+            {"ImageId": image.id, "DeregistrationProtection": {"Value": image.deregistration_protection}}
+        )
+    last_launched = image.last_launched_time
+    return ActionResult({"ImageId": image.id, "LastLaunchedTime": {"Value": last_launched} if last_launched else {}})
 
 
 # --------------------------------------------------------------------------------------------------
