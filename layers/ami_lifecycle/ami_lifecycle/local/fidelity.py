@@ -15,8 +15,10 @@ refuses past dates, as EC2 does).
 from __future__ import annotations
 
 import copy
+import secrets
 import threading
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,9 +37,10 @@ from moto.ec2.exceptions import (
 )
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.amis import Ami
+from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot, Volume
 from moto.ec2.responses.amis import AmisResponse
-from moto.ec2.utils import format_timestamp, random_ami_id, random_snapshot_id
+from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, format_timestamp, get_prefix, random_ami_id, random_snapshot_id
 from moto.kms.models import kms_backends
 
 __all__ = [
@@ -74,6 +77,10 @@ _PROTECTION_WITH_COOLDOWN = "enabled-with-cooldown"
 _PROTECTION_WITHOUT_COOLDOWN = "enabled-without-cooldown"
 _PROTECTION_COOLDOWN_PREFIX = "disabled after "
 _PROTECTION_COOLDOWN = timedelta(hours=24)
+# DescribeImages MaxResults; DescribeSnapshots takes the same lower bound and returns at most 1,000.
+_MAX_RESULTS_RANGE = (5, 1000)
+# Pagination cursors kept per backend (the oldest is forgotten first: its token then is InvalidPaginationToken).
+_MAX_CURSORS = 1000
 
 
 class _IdempotentParameterMismatch(EC2ClientError):
@@ -99,6 +106,23 @@ class _DeregistrationProtected(EC2ClientError):
             "OperationNotPermitted",
             f"The image '{image_id}' cannot be deregistered because deregistration protection is {state}. "
             "Disable deregistration protection (and wait for its cooldown, if any) and try again.",
+        )
+
+
+class _InvalidPaginationToken(EC2ClientError):
+    """EC2's common InvalidPaginationToken: the token is not valid or has expired (the message is ours)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__("InvalidPaginationToken", f"The pagination token '{token}' is not valid or has expired.")
+
+
+class _InvalidMaxResults(EC2ClientError):
+    """EC2's common InvalidParameterValue for a MaxResults outside the action's range (the message is ours)."""
+
+    def __init__(self, value: int, low: int, high: int) -> None:
+        super().__init__(
+            "InvalidParameterValue",
+            f"Value ({value}) for parameter MaxResults is invalid. Expecting a value between {low} and {high}.",
         )
 
 
@@ -129,10 +153,15 @@ def install() -> None:
         _MOTO["delete_snapshot"] = EBSBackend.delete_snapshot
         _MOTO["deregister_image"] = AmisResponse.deregister_image
         _MOTO["describe_image_attribute"] = AmisResponse.describe_image_attribute
+        _MOTO["describe_images"] = AmisResponse.describe_images
+        _MOTO["get_tags"] = TaggedEC2Resource.get_tags
+        _MOTO["disable_image"] = AmisResponse.disable_image
         AmisResponse.copy_image = _copy_image_action  # type: ignore[method-assign]
         AmisResponse.register_image = _register_image_action  # type: ignore[method-assign]
         AmisResponse.deregister_image = _deregister_image_action  # type: ignore[method-assign]
         AmisResponse.describe_image_attribute = _describe_image_attribute_action  # type: ignore[method-assign]
+        AmisResponse.describe_images = _describe_images_action  # type: ignore[method-assign]
+        AmisResponse.disable_image = _disable_image_action  # type: ignore[method-assign]
         AmisResponse.enable_image_deregistration_protection = _enable_protection_action  # type: ignore[attr-defined]
         AmisResponse.disable_image_deregistration_protection = _disable_protection_action  # type: ignore[attr-defined]
         AmisResponse.enable_image_deprecation = _enable_image_deprecation_action  # type: ignore[attr-defined]
@@ -142,6 +171,7 @@ def install() -> None:
         Ami.deregistration_protection = property(_image_deregistration_protection)  # type: ignore[attr-defined]
         Ami.last_launched_time = property(_image_last_launched_time)  # type: ignore[attr-defined]
         Snapshot.progress = property(_snapshot_progress)  # type: ignore[method-assign,assignment]
+        TaggedEC2Resource.get_tags = _resource_tags  # type: ignore[method-assign]
         EBSBackend.delete_snapshot = _delete_snapshot_unless_mapped  # type: ignore[method-assign]
         setattr(AmisResponse, _INSTALLED_MARKER, True)
 
@@ -758,7 +788,123 @@ def _describe_image_attribute_action(self: AmisResponse) -> ActionResult:
 
 
 # --------------------------------------------------------------------------------------------------
-# DescribeImages, DescribeSnapshots and DeleteSnapshot with the new mappings
+# Pagination
+# --------------------------------------------------------------------------------------------------
+#
+# EC2 describe actions return every match unless MaxResults is given; then a page of at most MaxResults items
+# and a NextToken while more remain. moto ignores MaxResults for images and snapshots and silently stops at 15
+# launch templates. Here the first request selects all matches once, in moto's order, and keeps their keys
+# behind an opaque token; each following page only slices them, so listing N items costs O(N) whatever the
+# page size. An item removed between pages is left out; one added after the first page is not listed (EC2
+# makes no promise either). Cursors live on the backend, so moto's reset forgets them.
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    operation: str
+    keys: list[Any]
+    position: int
+
+
+def _page(
+    backend: Any, operation: str, next_token: str | None, max_results: int | None, select: Callable[[], list[Any]]
+) -> tuple[list[Any], str | None]:
+    """The keys of one page, and the token of the next (None on the last page).
+
+    ``select`` returns the keys of every match; it runs on the first request only. A token may be used again
+    (a retried request gets the same page); a token of another action, or one forgotten, is refused.
+    """
+    with _LOCK:
+        cursors: OrderedDict[str, _Cursor] = backend.__dict__.setdefault("fidelity_page_cursors", OrderedDict())
+        if next_token:
+            cursor = cursors.get(next_token)
+            if cursor is None or cursor.operation != operation:
+                raise _InvalidPaginationToken(next_token)
+            cursors.move_to_end(next_token)
+            keys, start = cursor.keys, cursor.position
+        else:
+            keys, start = select(), 0
+        end = len(keys) if max_results is None else min(len(keys), start + max_results)
+        if end >= len(keys):
+            return keys[start:], None
+        token = secrets.token_urlsafe(48)
+        cursors[token] = _Cursor(operation, keys, end)
+        while len(cursors) > _MAX_CURSORS:
+            cursors.popitem(last=False)
+        return keys[start:end], token
+
+
+def _max_results(value: int | None, low: int, high: int, clamp: bool = False) -> int | None:
+    """MaxResults within the action's range: InvalidParameterValue outside it, or (``clamp``) at most ``high``."""
+    if value is None:
+        return None
+    if clamp and value > high:
+        return high
+    if not low <= value <= high:
+        raise _InvalidMaxResults(value, low, high)
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# DescribeImages, DisableImage
+# --------------------------------------------------------------------------------------------------
+
+
+def _describe_images_action(self: AmisResponse) -> ActionResult:
+    """moto's selection (ImageIds, Owners, ExecutableUsers, Filters), then IncludeDisabled and pagination.
+
+    EC2 leaves disabled AMIs out unless IncludeDisabled is true: a disabled AMI does not appear in DescribeImages
+    by default, and the reference states no exception for ImageIds (unlike IncludeDeprecated), so an id asked
+    for is left out too. MaxResults (5 to 1,000) may be combined with ImageIds.
+    """
+    ami_ids = self._get_param("ImageIds", [])
+    filters = self._filters_from_querystring()
+    owners = self._get_param("Owners", [])
+    exec_users = self._get_param("ExecutableUsers", [])
+    include_disabled = bool(self._get_param("IncludeDisabled"))
+    max_results = _max_results(self._get_param("MaxResults"), *_MAX_RESULTS_RANGE)
+    next_token = self._get_param("NextToken")
+    self.error_on_dryrun()
+    backend = self.ec2_backend
+
+    def select() -> list[str]:
+        images = backend.describe_images(ami_ids=ami_ids, filters=filters, exec_users=exec_users, owners=owners)
+        return [image.id for image in images if include_disabled or image.state != "disabled"]
+
+    image_ids, token = _page(backend, "DescribeImages", next_token, max_results, select)
+    images = [image for image in map(backend.amis.get, image_ids) if image is not None]
+    return ActionResult({"Images": images, "NextToken": token})
+
+
+def _resource_tags(self: TaggedEC2Resource) -> list[dict[str, str]]:
+    """The resource's tags, as moto's DescribeTags filtered by resource-id returns them, by direct lookup.
+
+    moto reads them by scanning every tag of the region for each resource, so describing N tagged AMIs (or
+    filtering them by tag) costs O(N²); reading the resource's own entry makes it O(N).
+    """
+    resource_id: str | None = getattr(self, "id", None)
+    if not resource_id:
+        return []
+    tags: dict[str, str] = self.ec2_backend.tags.get(resource_id) or {}  # type: ignore[attr-defined]
+    resource_type = EC2_PREFIX_TO_RESOURCE.get(get_prefix(resource_id), "")
+    return [{"resource_id": resource_id, "key": k, "value": v, "resource_type": resource_type} for k, v in tags.items()]
+
+
+def _disable_image_action(self: AmisResponse) -> ActionResult:
+    """DisableImage sets the state to ``disabled`` and removes all launch permissions: the AMI becomes private.
+
+    EnableImage (moto's) makes it available again; the permissions are not restored, as in EC2.
+    """
+    image_id = self._get_param("ImageId")
+    self.error_on_dryrun()
+    with _LOCK:
+        self.ec2_backend.disable_image(image_id)  # moto: InvalidAMIID.NotFound / .Unavailable
+        self.ec2_backend.amis[image_id].launch_permissions.clear()
+    return ActionResult({"Return": True})
+
+
+# --------------------------------------------------------------------------------------------------
+# Block device mappings, snapshot progress and DeleteSnapshot
 # --------------------------------------------------------------------------------------------------
 
 
