@@ -28,6 +28,7 @@ from moto.core.utils import utcnow
 from moto.ec2.exceptions import (
     EC2ClientError,
     InvalidAMIIdError,
+    InvalidParameterCombination,
     InvalidParameterDependency,
     InvalidSnapshotIdError,
     InvalidSnapshotInUse,
@@ -40,6 +41,7 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot, Volume
 from moto.ec2.responses.amis import AmisResponse
+from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, format_timestamp, get_prefix, random_ami_id, random_snapshot_id
 from moto.kms.models import kms_backends
 
@@ -155,6 +157,7 @@ def install() -> None:
         _MOTO["describe_image_attribute"] = AmisResponse.describe_image_attribute
         _MOTO["describe_images"] = AmisResponse.describe_images
         _MOTO["get_tags"] = TaggedEC2Resource.get_tags
+        _MOTO["describe_snapshots"] = ElasticBlockStore.describe_snapshots
         _MOTO["disable_image"] = AmisResponse.disable_image
         AmisResponse.copy_image = _copy_image_action  # type: ignore[method-assign]
         AmisResponse.register_image = _register_image_action  # type: ignore[method-assign]
@@ -162,6 +165,7 @@ def install() -> None:
         AmisResponse.describe_image_attribute = _describe_image_attribute_action  # type: ignore[method-assign]
         AmisResponse.describe_images = _describe_images_action  # type: ignore[method-assign]
         AmisResponse.disable_image = _disable_image_action  # type: ignore[method-assign]
+        ElasticBlockStore.describe_snapshots = _describe_snapshots_action  # type: ignore[method-assign]
         AmisResponse.enable_image_deregistration_protection = _enable_protection_action  # type: ignore[attr-defined]
         AmisResponse.disable_image_deregistration_protection = _disable_protection_action  # type: ignore[attr-defined]
         AmisResponse.enable_image_deprecation = _enable_image_deprecation_action  # type: ignore[attr-defined]
@@ -901,6 +905,51 @@ def _disable_image_action(self: AmisResponse) -> ActionResult:
         self.ec2_backend.disable_image(image_id)  # moto: InvalidAMIID.NotFound / .Unavailable
         self.ec2_backend.amis[image_id].launch_permissions.clear()
     return ActionResult({"Return": True})
+
+
+# --------------------------------------------------------------------------------------------------
+# DescribeSnapshots
+# --------------------------------------------------------------------------------------------------
+
+
+def _describe_snapshots_action(self: ElasticBlockStore) -> ActionResult:
+    """moto's selection (SnapshotIds, Filters), then OwnerIds, which moto ignores, and pagination.
+
+    MaxResults is 5 to 1,000 (a larger value returns 1,000) and can't be combined with SnapshotIds.
+    """
+    snapshot_ids = self._get_param("SnapshotIds", [])
+    owner_ids = self._get_param("OwnerIds", [])
+    filters = self._filters_from_querystring()
+    max_results = self._get_param("MaxResults")
+    next_token = self._get_param("NextToken")
+    if max_results is not None and snapshot_ids:
+        raise InvalidParameterCombination("The parameter snapshotIdSet cannot be used with the parameter maxResults")
+    max_results = _max_results(max_results, *_MAX_RESULTS_RANGE, clamp=True)
+    self.error_on_dryrun()
+    backend = self.ec2_backend
+
+    def select() -> list[str]:
+        snapshots = backend.describe_snapshots(snapshot_ids=snapshot_ids, filters=filters)
+        return [s.id for s in snapshots if not owner_ids or _snapshot_owned_by(backend, s, owner_ids)]
+
+    keys, token = _page(backend, "DescribeSnapshots", next_token, max_results, select)
+    snapshots = [snapshot for snapshot in map(backend.snapshots.get, keys) if snapshot is not None]
+    return ActionResult({"Snapshots": snapshots, "NextToken": token})
+
+
+def _snapshot_owned_by(backend: Any, snapshot: Snapshot, owner_ids: list[str]) -> bool:
+    """OwnerIds: account ids, ``self`` (the caller's account) and ``amazon`` (snapshots owned by Amazon).
+
+    moto gives the snapshots of its default AMIs their owner's account id; ``amazon`` matches a snapshot whose
+    owner is the owner of an AMI aliased ``amazon`` that it belongs to.
+    """
+    owners = {backend.account_id if o == "self" else o for o in owner_ids}
+    if snapshot.owner_id in owners:
+        return True
+    if "amazon" in owners and snapshot.from_ami:
+        image: Ami | None = backend.amis.get(snapshot.from_ami)
+        return image is not None and image.owner_alias == "amazon" and image.owner_id == snapshot.owner_id
+    return False
 
 
 # --------------------------------------------------------------------------------------------------
