@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.ec2.models import ec2_backends
 
-from .conftest import HOME
+from .conftest import ACCOUNT, HOME
 
 if TYPE_CHECKING:
     from .conftest import LocalAws
@@ -144,3 +145,30 @@ def test_max_results_with_image_ids_pages_them(aws: LocalAws) -> None:
     # Then the 7 come back over two pages
     assert [len(p) for p in pages] == [5, 2]
     assert sorted(i for p in pages for i in p) == sorted(image_ids[:7])
+
+
+def test_pages_are_sliced_from_one_selection_without_tag_scans(aws: LocalAws) -> None:
+    """Linear listing (a benchmark lists 10,000 AMIs a region): one selection per listing, no per-image tag scan.
+
+    moto selects every match per request and reads each image's tags by scanning all tags of the region;
+    walking N tagged AMIs in pages would cost O(N²). Here the selection runs once and tags are read directly.
+    """
+    # Given 30 tagged AMIs, and moto's selection and tag scan counted
+    image_ids = register_images(aws, 30)
+    backend = ec2_backends[ACCOUNT][HOME]
+    calls = {"describe_images": 0, "describe_tags": 0}
+    with pytest.MonkeyPatch.context() as patch:
+        for name in calls:
+            original = getattr(backend, name)
+
+            def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+                calls[_name] += 1
+                return _original(*args, **kwargs)
+
+            patch.setattr(backend, name, counted)
+        # When they are walked 5 per page, filtered by tag
+        pages = walk(aws.ec2(HOME), Filters=[{"Name": "tag:Family", "Values": ["web"]}], MaxResults=5)
+    # Then 6 pages hold every AMI with its tags, moto selected once, and no tag scan ran
+    assert [len(p) for p in pages] == [5] * 6
+    assert sorted(i for p in pages for i in p) == sorted(image_ids)
+    assert calls == {"describe_images": 1, "describe_tags": 0}

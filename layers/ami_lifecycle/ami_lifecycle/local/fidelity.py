@@ -1,15 +1,28 @@
-"""moto fidelity extension: AMI copy, register and deprecation behave like EC2 where the product depends on it.
+"""moto fidelity extension: AMIs, their snapshots and launch templates behave like EC2 where the product depends on it.
 
 moto 5.2.5 copies an AMI as a bare record (no lineage, tags, snapshots, encryption or pending state),
-registers every AMI with one auto-created 15 GiB snapshot and does not implement AMI deprecation at all.
-``install()`` patches moto's classes in-process, so the same behaviour applies under ``moto.mock_aws()`` and
-behind a ``ThreadedMotoServer`` running in the same process (both use the one set of backends). Each EC2
-behaviour is one small function below; the tests in ``tests/fidelity`` name the AWS documentation each one
-follows.
+registers every AMI with one auto-created 15 GiB snapshot, and lacks what a lifecycle sweep needs: AMI
+deprecation, deregistration protection, LastLaunchedTime, DeregisterImage DeleteAssociatedSnapshots,
+IncludeDisabled, DescribeSnapshots OwnerIds, and pagination (it ignores MaxResults/NextToken for images and
+snapshots and stops at 15 launch templates or versions). ``install()`` patches moto's classes in-process, so
+the same behaviour applies under ``moto.mock_aws()`` and behind a ``ThreadedMotoServer`` running in the same
+process (both use the one set of backends). Each EC2 behaviour is one small function below; the tests in
+``tests/fidelity`` name the AWS documentation each one follows.
 
-Time does not pass in moto: a copy stays ``pending`` until ``complete_pending_copies()`` advances it, and an
-AMI whose deprecation date has already passed is made with ``set_deprecation_time()`` (EnableImageDeprecation
-refuses past dates, as EC2 does).
+Describe actions page through any number of items in linear time (a first request selects all matches, the
+following pages slice them), and a resource's tags are read directly rather than by moto's scan of every tag
+of the region: listing 10,000 tagged AMIs in pages of 1,000 takes seconds, not minutes.
+
+Time does not pass in moto, so tests make it pass with these hooks:
+
+- ``complete_pending_copies()`` / ``fail_pending_copy()``: a CopyImage result stays ``pending`` until then;
+- ``set_deprecation_time()``: an AMI deprecated in the past (EnableImageDeprecation refuses past dates, as EC2
+  does);
+- ``expire_deregistration_cooldown()``: the 24-hour cooldown of a disabled deregistration protection ends;
+- ``set_last_launched_time()``: the LastLaunchedTime EC2 reports (about a day after a launch; RunInstances
+  does not update it);
+- ``fail_snapshot_deletion()``: one snapshot's deletion by DeregisterImage DeleteAssociatedSnapshots comes
+  back with a non-success return code, once.
 """
 
 from __future__ import annotations
@@ -172,29 +185,33 @@ def install() -> None:
     with _LOCK:
         if getattr(AmisResponse, _INSTALLED_MARKER, False):
             return
-        _MOTO["block_device_mappings"] = Ami.block_device_mappings
-        _MOTO["delete_snapshot"] = EBSBackend.delete_snapshot
-        _MOTO["deregister_image"] = AmisResponse.deregister_image
-        _MOTO["describe_image_attribute"] = AmisResponse.describe_image_attribute
-        _MOTO["describe_images"] = AmisResponse.describe_images
-        _MOTO["get_tags"] = TaggedEC2Resource.get_tags
-        _MOTO["describe_snapshots"] = ElasticBlockStore.describe_snapshots
-        _MOTO["describe_launch_templates"] = LaunchTemplates.describe_launch_templates
-        _MOTO["describe_launch_template_versions"] = LaunchTemplates.describe_launch_template_versions
-        _MOTO["disable_image"] = AmisResponse.disable_image
+        _MOTO.update(
+            block_device_mappings=Ami.block_device_mappings,
+            delete_snapshot=EBSBackend.delete_snapshot,
+            get_tags=TaggedEC2Resource.get_tags,
+            deregister_image=AmisResponse.deregister_image,
+            describe_image_attribute=AmisResponse.describe_image_attribute,
+            describe_images=AmisResponse.describe_images,
+            disable_image=AmisResponse.disable_image,
+            describe_snapshots=ElasticBlockStore.describe_snapshots,
+            describe_launch_templates=LaunchTemplates.describe_launch_templates,
+            describe_launch_template_versions=LaunchTemplates.describe_launch_template_versions,
+        )
+        # Actions (moto's dispatcher looks them up by name on its EC2Response, which inherits these classes)
         AmisResponse.copy_image = _copy_image_action  # type: ignore[method-assign]
         AmisResponse.register_image = _register_image_action  # type: ignore[method-assign]
         AmisResponse.deregister_image = _deregister_image_action  # type: ignore[method-assign]
-        AmisResponse.describe_image_attribute = _describe_image_attribute_action  # type: ignore[method-assign]
         AmisResponse.describe_images = _describe_images_action  # type: ignore[method-assign]
+        AmisResponse.describe_image_attribute = _describe_image_attribute_action  # type: ignore[method-assign]
         AmisResponse.disable_image = _disable_image_action  # type: ignore[method-assign]
+        AmisResponse.enable_image_deprecation = _enable_image_deprecation_action  # type: ignore[attr-defined]
+        AmisResponse.disable_image_deprecation = _disable_image_deprecation_action  # type: ignore[attr-defined]
+        AmisResponse.enable_image_deregistration_protection = _enable_protection_action  # type: ignore[attr-defined]
+        AmisResponse.disable_image_deregistration_protection = _disable_protection_action  # type: ignore[attr-defined]
         ElasticBlockStore.describe_snapshots = _describe_snapshots_action  # type: ignore[method-assign]
         LaunchTemplates.describe_launch_templates = _describe_launch_templates_action  # type: ignore[method-assign]
         LaunchTemplates.describe_launch_template_versions = _describe_versions_action  # type: ignore[method-assign]
-        AmisResponse.enable_image_deregistration_protection = _enable_protection_action  # type: ignore[attr-defined]
-        AmisResponse.disable_image_deregistration_protection = _disable_protection_action  # type: ignore[attr-defined]
-        AmisResponse.enable_image_deprecation = _enable_image_deprecation_action  # type: ignore[attr-defined]
-        AmisResponse.disable_image_deprecation = _disable_image_deprecation_action  # type: ignore[attr-defined]
+        # Models: what DescribeImages and DescribeSnapshots report, and what deleting a snapshot checks
         Ami.block_device_mappings = property(_image_block_device_mappings)  # type: ignore[method-assign,assignment]
         Ami.deprecation_time = property(_image_deprecation_time)  # type: ignore[attr-defined]
         Ami.deregistration_protection = property(_image_deregistration_protection)  # type: ignore[attr-defined]
@@ -618,7 +635,7 @@ def _register_mapping(backend: Any, mapping: dict[str, Any]) -> dict[str, Any]:
 #
 # DescribeImages IncludeDeprecated needs no patch for the owner's own calls: EC2 lists all of the caller's
 # deprecated AMIs whatever IncludeDeprecated says, and returns a deprecated AMI whose id is asked for, which
-# is what moto's DescribeImages (it never hides an image) already does. Left out: hiding deprecated AMIs of
+# is what DescribeImages (moto's selection hides no deprecated image) already does. Left out: hiding deprecated AMIs of
 # OTHER owners from listings without ImageIds unless IncludeDeprecated=True (moto models no cross-account
 # sharing), the default deprecation date EC2 gives public AMIs (two years after creation), and refusing to
 # deprecate an AMI the caller does not own.
