@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from ami_lifecycle.local import fidelity
@@ -57,3 +58,36 @@ def test_copy_image_through_the_server_is_pending_with_lineage_and_tags(
     assert image["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] != snapshot_id
     assert fidelity.complete_pending_copies(region=DR) == [(DR, copy_id)]
     assert dr.describe_images(ImageIds=[copy_id])["Images"][0]["State"] == "available"
+
+
+def test_sweep_calls_through_the_server(server_client: Callable[[str], Any]) -> None:
+    """Over HTTP the sweep's calls behave as in-process: pages, protection and DeleteAssociatedSnapshots."""
+    # Given 12 AMIs registered through the server, each from its own snapshot, the first one protected
+    home = server_client(HOME)
+    image_ids = []
+    for i in range(12):
+        volume = home.create_volume(AvailabilityZone=f"{HOME}a", Size=1)
+        snapshot_id = home.create_snapshot(VolumeId=volume["VolumeId"])["SnapshotId"]
+        image_ids.append(
+            home.register_image(
+                Name=f"app-{i:02d}",
+                RootDeviceName="/dev/xvda",
+                BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot_id}}],
+            )["ImageId"]
+        )
+    home.enable_image_deregistration_protection(ImageId=image_ids[0], WithCooldown=True)
+    # When they are listed 5 per page and two are deregistered with their snapshots
+    pages = list(home.get_paginator("describe_images").paginate(Owners=["self"], PaginationConfig={"PageSize": 5}))
+    with pytest.raises(ClientError) as excinfo:
+        home.deregister_image(ImageId=image_ids[0], DeleteAssociatedSnapshots=True)
+    response = home.deregister_image(ImageId=image_ids[1], DeleteAssociatedSnapshots=True)
+    # Then the pages hold every AMI once, the protected one is refused, the other's snapshot is deleted
+    assert [len(p["Images"]) for p in pages] == [5, 5, 2]
+    assert sorted(i["ImageId"] for p in pages for i in p["Images"]) == sorted(image_ids)
+    assert {i["DeregistrationProtection"] for p in pages for i in p["Images"]} == {
+        "enabled-with-cooldown",
+        "disabled",
+    }
+    assert excinfo.value.response["Error"]["Code"] == "OperationNotPermitted"
+    assert [r["ReturnCode"] for r in response["DeleteSnapshotResults"]] == ["success"]
+    assert len(home.describe_snapshots(OwnerIds=["self"])["Snapshots"]) == 11

@@ -1,0 +1,228 @@
+"""DescribeLaunchTemplates and DescribeLaunchTemplateVersions: every result, paged as EC2 pages them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from .conftest import HOME
+
+if TYPE_CHECKING:
+    from .conftest import LocalAws
+
+
+def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(excinfo.value.response["Error"]["Code"])
+
+
+def create_templates(aws: LocalAws, count: int, image_id: str = "ami-0123456789abcdef0") -> list[str]:
+    """``count`` launch templates tpl-000, tpl-001, ..., tagged Parity=even|odd; returns their ids in order."""
+    ec2 = aws.ec2(HOME)
+    return [
+        ec2.create_launch_template(
+            LaunchTemplateName=f"tpl-{i:03d}",
+            LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.micro"},
+            TagSpecifications=[
+                {"ResourceType": "launch-template", "Tags": [{"Key": "Parity", "Value": ("even", "odd")[i % 2]}]}
+            ],
+        )["LaunchTemplate"]["LaunchTemplateId"]
+        for i in range(count)
+    ]
+
+
+def add_versions(aws: LocalAws, template_id: str, count: int) -> None:
+    """``count`` more versions of the template, version n using ami-0000000<n>."""
+    ec2 = aws.ec2(HOME)
+    for _ in range(count):
+        latest = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"][0]
+        number = latest["LatestVersionNumber"] + 1
+        ec2.create_launch_template_version(
+            LaunchTemplateId=template_id,
+            LaunchTemplateData={"ImageId": f"ami-{number:08d}", "InstanceType": "t3.micro"},
+        )
+
+
+def paginate(aws: LocalAws, operation: str, key: str, page_size: int, **params: Any) -> list[list[dict[str, Any]]]:
+    paginator = aws.ec2(HOME).get_paginator(operation)
+    return [page[key] for page in paginator.paginate(**params, PaginationConfig={"PageSize": page_size})]
+
+
+# --- DescribeLaunchTemplates ----------------------------------------------------------------------
+
+
+def test_all_launch_templates_are_described_without_max_results(aws: LocalAws) -> None:
+    """EC2 DescribeLaunchTemplates: without MaxResults every launch template is returned (moto stopped at 15)."""
+    # Given 42 launch templates
+    template_ids = create_templates(aws, 42)
+    # When they are described without MaxResults
+    response = aws.ec2(HOME).describe_launch_templates()
+    # Then all 42 come back in one response
+    assert sorted(t["LaunchTemplateId"] for t in response["LaunchTemplates"]) == sorted(template_ids)
+    assert "NextToken" not in response
+
+
+def test_launch_templates_page_through_every_template_once(aws: LocalAws) -> None:
+    """EC2 DescribeLaunchTemplates MaxResults/NextToken: pages of at most MaxResults, each template exactly once."""
+    # Given 42 launch templates
+    template_ids = create_templates(aws, 42)
+    # When the paginator walks them 5 per page
+    pages = paginate(aws, "describe_launch_templates", "LaunchTemplates", 5)
+    # Then there are 9 pages and every template comes back once
+    assert [len(p) for p in pages] == [5] * 8 + [2]
+    assert sorted(t["LaunchTemplateId"] for p in pages for t in p) == sorted(template_ids)
+
+
+def test_launch_template_ids_and_filters_select_across_pages(aws: LocalAws) -> None:
+    """EC2 DescribeLaunchTemplates LaunchTemplateIds and Filters (tag:<key>) narrow the results on every page."""
+    # Given 41 launch templates, alternately tagged even and odd
+    template_ids = create_templates(aws, 41)
+    # When 30 of them are described by id, 4 per page, and the odd ones by tag filter, 3 per page
+    by_id = paginate(aws, "describe_launch_templates", "LaunchTemplates", 4, LaunchTemplateIds=template_ids[:30])
+    odd = paginate(
+        aws, "describe_launch_templates", "LaunchTemplates", 3, Filters=[{"Name": "tag:Parity", "Values": ["odd"]}]
+    )
+    # Then exactly those templates come back, each once, with their tags
+    assert sorted(t["LaunchTemplateId"] for p in by_id for t in p) == sorted(template_ids[:30])
+    assert sorted(t["LaunchTemplateId"] for p in odd for t in p) == sorted(template_ids[1::2])
+    assert {tag["Value"] for p in odd for t in p for tag in t["Tags"]} == {"odd"}
+
+
+def test_unknown_launch_template_id_is_refused(aws: LocalAws) -> None:
+    """EC2 DescribeLaunchTemplates: an id that names no launch template is InvalidLaunchTemplateId.NotFound."""
+    # Given a launch template
+    template_ids = create_templates(aws, 1)
+    # When it is described together with an unknown id
+    with pytest.raises(ClientError) as excinfo:
+        aws.ec2(HOME).describe_launch_templates(LaunchTemplateIds=[template_ids[0], "lt-0123456789abcdef0"])
+    # Then the request fails
+    assert error_code(excinfo) == "InvalidLaunchTemplateId.NotFound"
+
+
+def test_launch_templates_max_results_above_200_is_refused(aws: LocalAws) -> None:
+    """EC2 DescribeLaunchTemplates MaxResults: the value can be between 1 and 200 (boto3 itself refuses 0)."""
+    # Given a launch template
+    create_templates(aws, 1)
+    # When launch templates are described with MaxResults 201
+    with pytest.raises(ClientError) as excinfo:
+        aws.ec2(HOME).describe_launch_templates(MaxResults=201)
+    # Then the request fails
+    assert error_code(excinfo) == "InvalidParameterValue"
+
+
+# --- DescribeLaunchTemplateVersions ---------------------------------------------------------------
+
+
+def test_all_versions_of_a_template_page_through_once(aws: LocalAws) -> None:
+    """EC2 DescribeLaunchTemplateVersions by LaunchTemplateId: every version, paged by MaxResults/NextToken."""
+    # Given a launch template with 41 versions
+    template_id = create_templates(aws, 1)[0]
+    add_versions(aws, template_id, 40)
+    # When its versions are described without MaxResults, and walked 6 per page
+    unpaged = aws.ec2(HOME).describe_launch_template_versions(LaunchTemplateId=template_id)
+    pages = paginate(
+        aws, "describe_launch_template_versions", "LaunchTemplateVersions", 6, LaunchTemplateId=template_id
+    )
+    # Then both hold versions 1 to 41 once each (moto stopped at 15), over 7 pages
+    assert [v["VersionNumber"] for v in unpaged["LaunchTemplateVersions"]] == list(range(1, 42))
+    assert [len(p) for p in pages] == [6] * 6 + [5]
+    assert [v["VersionNumber"] for p in pages for v in p] == list(range(1, 42))
+
+
+def test_latest_and_default_versions_of_every_template(aws: LocalAws) -> None:
+    """EC2: without a template id or name, Versions $Latest and $Default describe those versions of every template.
+
+    A version that is both the latest and the default one is described once.
+    """
+    # Given 40 launch templates, the first 10 with a second version (latest, not default)
+    template_ids = create_templates(aws, 40)
+    for template_id in template_ids[:10]:
+        add_versions(aws, template_id, 1)
+    # When the latest and default versions of all templates are walked 7 per page
+    pages = paginate(
+        aws, "describe_launch_template_versions", "LaunchTemplateVersions", 7, Versions=["$Latest", "$Default"]
+    )
+    # Then the 10 templates give two versions each and the other 30 one, each exactly once
+    described = [(v["LaunchTemplateId"], v["VersionNumber"], v["DefaultVersion"]) for p in pages for v in p]
+    expected = [(t, n, n == 1) for t in template_ids[:10] for n in (1, 2)] + [(t, 1, True) for t in template_ids[10:]]
+    assert sorted(described) == sorted(expected)
+    assert len(described) == len(set(described)) == 50
+
+
+def test_only_latest_versions_of_every_template(aws: LocalAws) -> None:
+    """EC2: Versions $Latest without a template describes the latest version of each launch template."""
+    # Given 3 launch templates, the first with 3 versions
+    template_ids = create_templates(aws, 3)
+    add_versions(aws, template_ids[0], 2)
+    # When the latest versions of all templates are described
+    response = aws.ec2(HOME).describe_launch_template_versions(Versions=["$Latest"])
+    # Then each template's latest version comes back
+    latest = {v["LaunchTemplateId"]: v["VersionNumber"] for v in response["LaunchTemplateVersions"]}
+    assert latest == {template_ids[0]: 3, template_ids[1]: 1, template_ids[2]: 1}
+
+
+@pytest.mark.parametrize(("versions", "code"), [(["1"], "InvalidParameterValue"), ([], "MissingParameter")])
+def test_all_templates_need_latest_or_default_versions(aws: LocalAws, versions: list[str], code: str) -> None:
+    """EC2: to describe all launch templates' versions, Versions must be $Latest and/or $Default (no numbers)."""
+    # Given a launch template
+    create_templates(aws, 1)
+    # When versions are described without a template, with a version number or without Versions
+    with pytest.raises(ClientError) as excinfo:
+        aws.ec2(HOME).describe_launch_template_versions(Versions=versions)
+    # Then the request fails
+    assert error_code(excinfo) == code
+
+
+def test_versions_are_filtered_by_image_id(aws: LocalAws) -> None:
+    """EC2 DescribeLaunchTemplateVersions Filters: image-id (the AMI of the version) and is-default-version."""
+    # Given a launch template with versions 1 (default, ami-0123456789abcdef0) to 6 (ami-0000000<n>)
+    template_id = create_templates(aws, 1)[0]
+    add_versions(aws, template_id, 5)
+    ec2 = aws.ec2(HOME)
+    # When its versions using ami-00000003 or ami-00000005 are described, and its default version by filter
+    by_image = ec2.describe_launch_template_versions(
+        LaunchTemplateId=template_id, Filters=[{"Name": "image-id", "Values": ["ami-00000003", "ami-00000005"]}]
+    )
+    default = ec2.describe_launch_template_versions(
+        LaunchTemplateId=template_id, Filters=[{"Name": "is-default-version", "Values": ["true"]}]
+    )
+    # Then versions 3 and 5 match the images, and version 1 is the default one
+    assert [v["VersionNumber"] for v in by_image["LaunchTemplateVersions"]] == [3, 5]
+    assert [v["VersionNumber"] for v in default["LaunchTemplateVersions"]] == [1]
+
+
+def test_image_filter_across_all_templates(aws: LocalAws) -> None:
+    """EC2: the latest versions of every template, filtered by image-id: which templates launch an AMI."""
+    # Given 12 templates on one AMI and 9 on another
+    old = create_templates(aws, 12, image_id="ami-0000000000000a000")
+    ec2 = aws.ec2(HOME)
+    new = [
+        ec2.create_launch_template(
+            LaunchTemplateName=f"new-{i}", LaunchTemplateData={"ImageId": "ami-0000000000000b000"}
+        )["LaunchTemplate"]["LaunchTemplateId"]
+        for i in range(9)
+    ]
+    # When the latest versions that use the first AMI are walked 5 per page
+    pages = paginate(
+        aws,
+        "describe_launch_template_versions",
+        "LaunchTemplateVersions",
+        5,
+        Versions=["$Latest"],
+        Filters=[{"Name": "image-id", "Values": ["ami-0000000000000a000"]}],
+    )
+    # Then exactly the 12 templates on it come back
+    assert sorted(v["LaunchTemplateId"] for p in pages for v in p) == sorted(old)
+    assert not set(new) & {v["LaunchTemplateId"] for p in pages for v in p}
+
+
+def test_template_id_and_name_together_are_refused(aws: LocalAws) -> None:
+    """EC2 DescribeLaunchTemplateVersions: specify either the launch template ID or its name, but not both."""
+    # Given a launch template
+    template_id = create_templates(aws, 1)[0]
+    # When its versions are described by id and name
+    with pytest.raises(ClientError) as excinfo:
+        aws.ec2(HOME).describe_launch_template_versions(LaunchTemplateId=template_id, LaunchTemplateName="tpl-000")
+    # Then the request fails
+    assert error_code(excinfo) == "InvalidParameterCombination"
