@@ -115,3 +115,48 @@ def test_launch_tracking_tags_only_instances() -> None:
     (tagging,) = [s for s in statements("LaunchTrackingFunction") if "ec2:CreateTags" in actions_of(s)]
 
     assert ":instance/" in str(tagging["Resource"]) and "image/" not in str(tagging["Resource"])
+
+
+@pytest.fixture
+def called_by_sweep(account: Account) -> set[str]:
+    """Every action a sweep calls: finishing a lost build, deprecating, disabling, deregistering, cleaning up."""
+    from .sweep_world import World, sweep_policy
+
+    world = World(account, sweep_policy(account).model_copy())
+    retention = world.policy.defaults.retention.model_copy(update={"disable_after_days": 5})
+    defaults = world.policy.defaults.model_copy(update={"retention": retention})
+    world.policy = world.policy.model_copy(update={"defaults": defaults})
+    images = world.family()
+    world.version("api-2.0.0", days_ago=1, protect=False)
+    world.ec2().create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": images[-1]})
+    with record_calls() as calls:
+        world.sweep()
+        world.sweep(days=6)
+        world.account.faults.fail("DeregisterImage", "InvalidParameter", times=1)  # the fallback path
+        world.sweep(days=11)
+    assert not world.exists(images[0])
+    return calls.iam_actions()
+
+
+def test_sweep_is_granted_exactly_what_it_calls(called_by_sweep: set[str]) -> None:
+    from ami_lifecycle.sweep_actions import SWEEP_ACTIONS
+
+    declared = {p for action in SWEEP_ACTIONS for p in action.permissions}
+    assert called_by_sweep - granted("SweepFunction") == set()
+    assert declared - granted("SweepFunction") == set()
+    assert granted("SweepFunction") - called_by_sweep - set(CopyImage.kms_permissions) == set()
+
+
+def test_sweep_removes_only_what_carries_the_products_tags() -> None:
+    """Destructive actions are scoped by tag: lineage on AMIs, the sweep's own mark on snapshots."""
+    scoped = {
+        "ec2:DeregisterImage": "aws:ResourceTag/ami-lifecycle:family",
+        "ec2:DisableImage": "aws:ResourceTag/ami-lifecycle:family",
+        "ec2:EnableImageDeprecation": "aws:ResourceTag/ami-lifecycle:family",
+        "ec2:DeleteSnapshot": "aws:ResourceTag/ami-lifecycle:retired",
+    }
+    for action, tag in scoped.items():
+        (statement,) = [s for s in statements("SweepFunction") if action in actions_of(s)]
+        assert statement["Condition"]["Null"] == {tag: "false"}, action
+        assert statement["Condition"]["StringEquals"]["ec2:Owner"] == {"Ref": "AWS::AccountId"}
+        assert statement["Resource"] != "*"

@@ -1,0 +1,5 @@
+"""`python -m ami_lifecycle plan --policy policy/policy.yaml`: see cli.py."""
+
+from .cli import main
+
+raise SystemExit(main())

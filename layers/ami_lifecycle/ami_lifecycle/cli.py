@@ -1,0 +1,103 @@
+"""`python -m ami_lifecycle plan`: the sweep's plan, read-only, with your own AWS credentials.
+
+Reads every region of the policy exactly as the scheduled sweep does and prints, per family and region,
+what stays, what is deprecated, disabled or deregistered, and why. Nothing is changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TextIO
+
+import boto3
+
+from .clients import ClientFactory
+from .policy import PolicyError, load_policy
+from .sweep import read_fleet, usage_reader
+from .sweep_planner import ImageDecision, SweepPlan, plan_sweep
+
+EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ami_lifecycle",
+        description="What the scheduled sweep would do, read-only, with your own AWS credentials.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    plan = commands.add_parser("plan", help="print the sweep's plan for every family and region; changes nothing")
+    plan.add_argument("--policy", default="policy/policy.yaml", help="the policy document (default: %(default)s)")
+    plan.add_argument(
+        "--usage-table",
+        help="the deployed stack's usage table (output UsageTableName); without it nothing is planned for removal",
+    )
+    plan.add_argument("--profile", help="AWS profile to read with (default: the usual credential chain)")
+    plan.add_argument("--at", type=_timestamp, help="plan as of this UTC time, e.g. 2026-12-01T00:00 (default: now)")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON lines, one per image")
+    args = parser.parse_args(argv)
+
+    try:
+        policy = load_policy(args.policy)
+    except PolicyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    clients = ClientFactory(boto3.Session(profile_name=args.profile))
+    now = args.at or datetime.now(UTC)
+    launches = usage_reader(clients, policy, args.usage_table) if args.usage_table else None
+    result = plan_sweep(read_fleet(policy, clients, now, launches), policy, now)
+    if args.json:
+        for decision in _decisions(result):
+            print(json.dumps(decision.__dict__ | {"protections": [p.kind for p in decision.protections]}), file=out)
+    else:
+        print_plan(result, out)
+    return EXIT_BLOCKED if any(p.blocked for p in result.regions.values()) else EXIT_OK
+
+
+def print_plan(plan: SweepPlan, out: TextIO) -> None:
+    """One table per family: each version in each region, what happens to it and why."""
+    print(f"Plan as of {plan.now:%Y-%m-%d %H:%M} UTC (read-only: nothing was changed)", file=out)
+    families: dict[str, list[ImageDecision]] = defaultdict(list)
+    for decision in _decisions(plan):
+        families[decision.family].append(decision)
+    for family, decisions in sorted(families.items()):
+        print(f"\n{family}", file=out)
+        rows = [("VERSION", "CREATED", "REGION", "IMAGE", "STATUS", "WHY")]
+        previous = None
+        home = next(iter(plan.regions))  # the home region is read, and listed, first
+        for d in sorted(decisions, key=lambda d: (d.created, d.version, d.region != home, d.region)):
+            first = (d.version, d.created) != previous
+            previous = (d.version, d.created)
+            rows.append((d.version if first else "", d.created[:10] if first else "", d.region, d.image_id,
+                         d.status, d.reason))  # fmt: skip
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        for row in rows:
+            print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[5], file=out)
+    print("", file=out)
+    for region, region_plan in plan.regions.items():
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(_statuses(region_plan.decisions).items())) or "no managed AMIs"
+        print(f"{region}: {counts}; {region_plan.unmanaged} not managed", file=out)
+        if region_plan.blocked:
+            print(f"  nothing is disabled or deregistered here: {region_plan.blocked}", file=out)
+    actions = plan.summary()["actions"]
+    print("Actions a sweep would take: " + (", ".join(f"{n} {a}" for a, n in actions.items()) or "none"), file=out)
+
+
+def _decisions(plan: SweepPlan) -> list[ImageDecision]:
+    return [d for region_plan in plan.regions.values() for d in region_plan.decisions]
+
+
+def _statuses(decisions: list[ImageDecision]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for d in decisions:
+        counts[d.status] += 1
+    return counts
+
+
+def _timestamp(value: str) -> datetime:
+    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

@@ -1,0 +1,102 @@
+"""A managed fleet in the local account, protected by the real image-available flow, and a sweep to run on it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from ami_lifecycle.events import parse_ami_state_change
+from ami_lifecycle.image_available import handle_image_available
+from ami_lifecycle.local import fidelity
+from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
+from ami_lifecycle.local.seed import backdate_image, create_usage_table
+from ami_lifecycle.policy import Policy, parse_policy
+from ami_lifecycle.sweep import SweepReport, run_sweep
+from ami_lifecycle.usage import UsageStore
+
+from .conftest import EU, HOME, WEST, Account, ami_event
+
+TABLE = "ami-usage"
+RETENTION = """
+  retention:
+    keep_latest: 2
+    deregister_after_days: 10
+    launched_within_days: 14
+"""
+
+
+def sweep_policy(account: Account, extra: str = "") -> Policy:
+    """The account's policy with a short retention: the newest 2 versions stay, 10 days of grace."""
+    return parse_policy(account.policy_text.replace("defaults:\n", "defaults:\n" + RETENTION, 1) + extra)
+
+
+class World:
+    """Given steps for sweep scenarios. `now` is the sweep's clock; AMIs are backdated relative to it."""
+
+    def __init__(self, account: Account, policy: Policy | None = None) -> None:
+        self.account = account
+        self.policy = policy or sweep_policy(account)
+        self.clients = account.clients()
+        create_usage_table(boto3.client("dynamodb", region_name=HOME), TABLE)
+        self.usage = UsageStore(self.clients, HOME, TABLE)
+        self.now = datetime.now(UTC)
+
+    def ec2(self, region: str = HOME) -> Any:
+        return self.account.ec2(region)
+
+    def version(self, name: str, days_ago: int, protect: bool = True, **tags: str) -> str:
+        """A build of `name` made `days_ago` days before now; protected (tags, copies) unless told not to."""
+        image_id = self.account.build_ami(name, **tags)
+        backdate_image(HOME, image_id, self.now - timedelta(days=days_ago))
+        if protect:
+            self.event(image_id, HOME)
+        return image_id
+
+    def family(self, days_ago: tuple[int, ...] = (100, 80, 60, 40, 20)) -> list[str]:
+        """web-1.0.0 ... web-1.4.0, oldest first, protected and copied to both DR regions."""
+        images = [self.version(f"web-1.{i}.0", days) for i, days in enumerate(days_ago)]
+        self.finish_copies()
+        return images
+
+    def event(self, image_id: str, region: str) -> None:
+        event = parse_ami_state_change(ami_event(image_id, region))
+        handle_image_available(event, self.policy, self.clients, DEFAULT_ACCOUNT_ID)
+
+    def finish_copies(self) -> None:
+        for region, copy_id in fidelity.complete_pending_copies():
+            self.event(copy_id, region)
+
+    def copies(self, source_id: str) -> dict[str, str]:
+        return {r: c["ImageId"] for r in (WEST, EU) for c in self.account.copies_of(source_id, r)}
+
+    def sweep(self, days: float = 0, dry_run: bool = False, policy: Policy | None = None) -> SweepReport:
+        return run_sweep(
+            policy or self.policy, self.clients, self.now + timedelta(days=days), dry_run, self.usage.launched_since
+        )
+
+    def image(self, image_id: str, region: str = HOME) -> dict[str, Any] | None:
+        found = self.ec2(region).describe_images(
+            Filters=[{"Name": "image-id", "Values": [image_id]}], IncludeDisabled=True, IncludeDeprecated=True
+        )["Images"]
+        return found[0] if found else None
+
+    def exists(self, image_id: str, region: str = HOME) -> bool:
+        return self.image(image_id, region) is not None
+
+    def snapshots(self, region: str = HOME) -> set[str]:
+        return {s["SnapshotId"] for s in self.ec2(region).describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+
+    def snapshots_of(self, image_id: str, region: str = HOME) -> set[str]:
+        image = self.image(image_id, region) or {}
+        return {m["Ebs"]["SnapshotId"] for m in image.get("BlockDeviceMappings", []) if "Ebs" in m}
+
+
+def decision(report: SweepReport, image_id: str) -> Any:
+    """The plan's decision about one image, in whichever region it lives."""
+    for plan in report.plan.regions.values():
+        for found in plan.decisions:
+            if found.image_id == image_id:
+                return found
+    raise AssertionError(f"no decision about {image_id}")

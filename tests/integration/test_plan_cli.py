@@ -1,0 +1,67 @@
+"""`python -m ami_lifecycle plan`: the sweep's plan, read-only, as a table per family and region."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from ami_lifecycle.cli import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, main
+from ami_lifecycle.local.calls import record_calls
+
+from .conftest import EU, HOME, WEST, Account
+from .sweep_world import RETENTION, TABLE, World
+
+
+@pytest.fixture
+def world(account: Account, tmp_path: Path) -> World:
+    world = World(account)
+    (tmp_path / "policy.yaml").write_text(account.policy_text.replace("defaults:\n", "defaults:\n" + RETENTION, 1))
+    world.family()
+    world.sweep()
+    return world
+
+
+def plan(tmp_path: Path, *args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    status = main(["plan", "--policy", str(tmp_path / "policy.yaml"), *args], out=out)
+    return status, out.getvalue()
+
+
+def test_the_plan_says_what_happens_to_each_version_and_why(world: World, tmp_path: Path) -> None:
+    at = (world.now + timedelta(days=11)).strftime("%Y-%m-%dT%H:%M")
+
+    with record_calls() as calls:
+        status, text = plan(tmp_path, "--usage-table", TABLE, "--at", at)
+
+    assert status == EXIT_OK
+    assert all(c.operation.startswith(("Describe", "Scan")) for c in calls.calls)
+    lines = text.splitlines()
+    oldest = next(i for i, line in enumerate(lines) if line.strip().startswith("1.0.0"))
+    assert "deregister" in lines[oldest] and "grace period over" in lines[oldest] and HOME in lines[oldest]
+    assert {lines[oldest + 1].split()[0], lines[oldest + 2].split()[0]} == {WEST, EU}
+    newest = next(line for line in lines if line.strip().startswith("1.4.0"))
+    assert "keep" in newest and "newest 2 of its family (#1)" in newest
+    assert "9 DeregisterImage" in text and f"{HOME}: 3 deregister, 2 keep; 0 not managed" in text
+
+
+def test_without_launch_records_nothing_is_planned_for_removal(world: World, tmp_path: Path) -> None:
+    status, text = plan(tmp_path, "--at", (world.now + timedelta(days=11)).isoformat(), "--json")
+
+    assert status == EXIT_BLOCKED
+    decisions = [json.loads(line) for line in text.splitlines()]
+    assert {d["status"] for d in decisions} == {"blocked", "keep"}
+    assert all("no usage table given" in d["reason"] for d in decisions if d["status"] == "blocked")
+
+
+def test_an_invalid_policy_is_refused_with_the_field(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "policy.yaml").write_text("home_region: mars-1\nmanaged_images: []\n")
+
+    status, _ = plan(tmp_path)
+
+    assert status == EXIT_USAGE and "home_region" in capsys.readouterr().err

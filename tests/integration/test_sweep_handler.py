@@ -1,0 +1,104 @@
+"""The sweep's Lambda handler: dry run by default, switches that only ever make it safer, refused input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from ami_lifecycle.local import fidelity
+from ami_lifecycle.local.calls import record_calls
+from ami_lifecycle.local.invoke import LocalLambdaContext
+from ami_lifecycle.sweep import SweepConfigurationError
+from functions.sweep import sweep_handler
+
+from .conftest import HOME, Account
+from .sweep_world import RETENTION, TABLE, World
+
+
+@pytest.fixture
+def world(account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    """Five versions of a family; the three oldest were deprecated 11 days ago (grace period over)."""
+    world = World(account)
+    images = world.family()
+    for image_id in images[:3]:
+        for region, held in [(HOME, image_id), *world.copies(image_id).items()]:
+            fidelity.set_deprecation_time(held, world.now - timedelta(days=11), region)
+    monkeypatch.setenv("USAGE_TABLE", TABLE)
+    monkeypatch.delenv("SWEEP_DRY_RUN", raising=False)
+    use_policy(account, tmp_path, monkeypatch)
+    return world
+
+
+def use_policy(account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str = "") -> None:
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(account.policy_text.replace("defaults:\n", "defaults:\n" + RETENTION, 1) + extra)
+    monkeypatch.setenv("POLICY_FILE", str(policy_file))
+
+
+def invoke(event: Any) -> dict[str, Any]:
+    return sweep_handler.lambda_handler(event, LocalLambdaContext("sweep", HOME))
+
+
+def writes(calls: Any) -> list[str]:
+    return [c.operation for c in calls.calls if not c.operation.startswith(("Describe", "Scan"))]
+
+
+def test_a_new_deployment_only_plans(world: World) -> None:
+    with record_calls() as calls:
+        result = invoke({})
+
+    assert result["dry_run"] is True and result["plan"]["actions"]["DeregisterImage"] == 9
+    assert writes(calls) == []
+
+
+def test_turning_dry_run_off_applies_the_plan(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWEEP_DRY_RUN", "false")
+
+    result = invoke({})
+
+    assert result["dry_run"] is False
+    assert result["regions"][HOME]["applied"]["DeregisterImage"] == 3
+
+
+@pytest.mark.parametrize(
+    ("deployment", "policy", "request_"),
+    [("false", "sweep:\n  dry_run: true\n", {}), ("false", "", {"dry_run": True}), ("true", "", {"dry_run": False})],
+    ids=["policy forces it", "request forces it", "request cannot lift it"],
+)
+def test_any_switch_can_force_a_dry_run_and_none_can_lift_another(
+    world: World,
+    account: Account,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    deployment: str,
+    policy: str,
+    request_: dict[str, Any],
+) -> None:
+    monkeypatch.setenv("SWEEP_DRY_RUN", deployment)
+    use_policy(account, tmp_path, monkeypatch, policy)
+
+    with record_calls() as calls:
+        result = invoke(request_)
+
+    assert result["dry_run"] is True and writes(calls) == []
+
+
+@pytest.mark.parametrize("event", [{"dryrun": True}, {"dry_run": "perhaps"}, ["dry_run"]])
+def test_a_malformed_request_is_refused_before_any_aws_call(world: World, event: Any) -> None:
+    with record_calls() as calls, pytest.raises(ValidationError):
+        invoke(event)
+
+    assert calls.calls == []
+
+
+def test_an_unusable_dry_run_setting_is_refused(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWEEP_DRY_RUN", "yes")
+
+    with record_calls() as calls, pytest.raises(SweepConfigurationError, match="SWEEP_DRY_RUN"):
+        invoke({})
+
+    assert calls.calls == []
