@@ -1,0 +1,220 @@
+"""The sweep planner's retention rules, on hand-built inventories: what it plans, when, and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ami_lifecycle.fleet import RegionInventory
+from ami_lifecycle.images import (
+    FAMILY_TAG,
+    PROTECTED_TAG,
+    SOURCE_IMAGE_TAG,
+    SOURCE_REGION_TAG,
+    VERSION_TAG,
+    Image,
+)
+from ami_lifecycle.planner import desired_copy, desired_source, protection_digest
+from ami_lifecycle.policy import Policy, parse_policy
+from ami_lifecycle.sweep_actions import DeprecateImage, DeregisterImage, DisableImage, FinishImage
+from ami_lifecycle.sweep_planner import Fleet, SweepPlan, deprecate_at, plan_sweep
+
+HOME, DR = "us-east-1", "us-west-2"
+NOW = datetime(2026, 11, 22, 12, 0, 30, tzinfo=UTC)
+
+
+def policy(retention: str = "keep_latest: 1", dr: bool = True) -> Policy:
+    regions = "dr_regions: [{region: us-west-2}]\n" if dr else ""
+    return parse_policy(f"""
+home_region: us-east-1
+{regions}defaults:
+  retention: {{{retention}}}
+managed_images:
+  - name: golden
+    select: {{tags: {{managed: "true"}}, name_pattern: '(?P<family>[a-z]+)-(?P<version>\\d+)'}}
+    family: {{name_group: family}}
+    version: {{name_group: version}}
+""")
+
+
+def ec2_time(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class Account:
+    """Images of one family, finished by the image-available flow unless told otherwise."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.regions = {r: RegionInventory(r) for r in [HOME, *(d.region for d in policy.dr_regions)]}
+        self.count = 0
+
+    def source(self, version: int, days_ago: float, state: str = "available", finished: bool = True,
+               deprecated: datetime | None = None) -> Image:  # fmt: skip
+        self.count += 1
+        image = Image(
+            f"ami-{self.count:017x}", HOME, "123456789012", f"web-{version}", state,
+            ec2_time(NOW - timedelta(days=days_ago)), {"managed": "true"}, (f"snap-{self.count:017x}",),
+            deprecation_time=ec2_time(deprecated) if deprecated else None,
+        )  # fmt: skip
+        if finished:
+            match = self.policy.match(image.name, image.tags, image.creation_date)
+            desired = desired_source(image, match, self.policy)
+            image = _with_tags(image, desired.image_tags | {PROTECTED_TAG: protection_digest(desired)})
+        return self.add(image)
+
+    def copy(self, source: Image, deprecated: datetime | None = None) -> Image:
+        self.count += 1
+        match = self.policy.match(source.name, source.tags, source.creation_date)
+        desired = desired_copy(source, match, self.policy)
+        tags = desired.image_tags | {PROTECTED_TAG: protection_digest(desired)}
+        image = Image(
+            f"ami-{self.count:017x}", DR, source.owner_id, source.name, "available", source.creation_date, tags,
+            (f"snap-{self.count:017x}",), source.image_id, HOME,
+            deprecation_time=ec2_time(deprecated) if deprecated else None,
+        )  # fmt: skip
+        return self.add(image)
+
+    def add(self, image: Image) -> Image:
+        self.regions[image.region].images[image.image_id] = image
+        return image
+
+    def plan(self, now: datetime = NOW) -> SweepPlan:
+        return plan_sweep(Fleet(HOME, self.regions, {}), self.policy, now)
+
+
+def _with_tags(image: Image, tags: dict[str, str]) -> Image:
+    return Image(**{**image.__dict__, "tags": image.tags | tags})
+
+
+def actions(plan: SweepPlan, kind: type) -> list:
+    return [a for a in plan.actions if isinstance(a, kind)]
+
+
+def status(plan: SweepPlan, image: Image) -> tuple[str, str]:
+    found = next(d for p in plan.regions.values() for d in p.decisions if d.image_id == image.image_id)
+    return found.status, found.reason
+
+
+def test_deprecation_waits_deprecate_after_days_from_when_the_version_was_superseded() -> None:
+    account = Account(policy("keep_latest: 1, deprecate_after_days: 7", dr=False))
+    old = account.source(1, days_ago=30)
+    account.source(2, days_ago=3)  # superseded web-1 three days ago
+
+    plan = account.plan()
+
+    (deprecation,) = actions(plan, DeprecateImage)
+    assert deprecation.image_id == old.image_id
+    assert deprecation.deprecate_at == deprecate_at(NOW - timedelta(days=3) + timedelta(days=7), NOW)
+    assert status(plan, old)[0] == "deprecate"
+
+
+def test_deprecate_at_is_a_whole_minute_in_the_future() -> None:
+    assert deprecate_at(NOW - timedelta(days=9), NOW) == datetime(2026, 11, 22, 12, 2, tzinfo=UTC)
+    assert deprecate_at(NOW + timedelta(hours=1), NOW) == datetime(2026, 11, 22, 13, 1, tzinfo=UTC)
+
+
+def test_keep_days_keeps_a_young_version_beyond_keep_latest() -> None:
+    account = Account(policy("keep_latest: 1, keep_days: 14", dr=False))
+    young = account.source(1, days_ago=10)
+    account.source(2, days_ago=1)
+
+    plan = account.plan()
+
+    assert status(plan, young) == ("keep", "younger than 14 days (created 2026-11-12)")
+    assert plan.actions == []
+
+
+def test_copies_follow_a_source_deprecated_by_hand_even_when_the_version_is_kept() -> None:
+    account = Account(policy("keep_latest: 3"))
+    by_hand = NOW - timedelta(days=2)
+    source = account.source(1, days_ago=5, deprecated=by_hand)
+    copy = account.copy(source)
+
+    plan = account.plan()
+
+    (deprecation,) = actions(plan, DeprecateImage)
+    assert deprecation.image_id == copy.image_id and deprecation.deprecate_at == deprecate_at(by_hand, NOW)
+    assert status(plan, source)[0] == "keep" and "deprecated like its source" in status(plan, copy)[1]
+
+
+def test_a_version_retires_in_every_region_and_copies_of_a_kept_source_stay() -> None:
+    account = Account(policy("keep_latest: 1, deregister_after_days: 10"))
+    long_ago = NOW - timedelta(days=20)
+    old = account.source(1, days_ago=60, deprecated=long_ago)
+    old_copy = account.copy(old, deprecated=long_ago)
+    newest = account.source(2, days_ago=1)
+    account.copy(newest)
+
+    plan = account.plan()
+
+    assert {a.image_id for a in actions(plan, DeregisterImage)} == {old.image_id, old_copy.image_id}
+    assert all(a.snapshot_ids for a in actions(plan, DeregisterImage))
+
+
+def test_a_copy_whose_source_is_gone_still_retires_with_its_version() -> None:
+    account = Account(policy("keep_latest: 1, deregister_after_days: 10"))
+    long_ago = NOW - timedelta(days=20)
+    gone = account.source(1, days_ago=60, deprecated=long_ago)
+    orphan = account.copy(gone, deprecated=long_ago)
+    del account.regions[HOME].images[gone.image_id]  # deregistered by hand
+    account.copy(account.source(2, days_ago=1))
+
+    plan = account.plan()
+
+    assert [a.image_id for a in actions(plan, DeregisterImage)] == [orphan.image_id]
+
+
+def test_the_optional_disable_stage_comes_between_deprecation_and_deregistration() -> None:
+    account = Account(policy("keep_latest: 1, disable_after_days: 5, deregister_after_days: 30", dr=False))
+    old = account.source(1, days_ago=60, deprecated=NOW - timedelta(days=6))
+    account.source(2, days_ago=1)
+
+    assert [a.image_id for a in actions(account.plan(), DisableImage)] == [old.image_id]
+    assert actions(account.plan(NOW - timedelta(days=2)), DisableImage) == []
+    assert actions(account.plan(NOW + timedelta(days=25)), DeregisterImage)
+
+
+def test_a_pending_build_does_not_push_the_newest_available_version_out() -> None:
+    account = Account(policy("keep_latest: 1", dr=False))
+    available = account.source(1, days_ago=3)
+    building = account.source(2, days_ago=0, state="pending", finished=False)
+
+    plan = account.plan()
+
+    assert status(plan, available)[0] == "keep" and status(plan, building)[0] == "keep"
+    assert plan.actions == []
+
+
+def test_an_image_the_events_missed_is_finished_before_it_can_retire() -> None:
+    account = Account(policy("keep_latest: 1", dr=False))
+    missed = account.source(1, days_ago=60, finished=False, deprecated=NOW - timedelta(days=90))
+    account.source(2, days_ago=1)
+
+    plan = account.plan()
+
+    assert FAMILY_TAG not in missed.tags and actions(plan, DeregisterImage) == []
+    assert "lineage tags" in status(plan, missed)[1]
+
+
+def test_images_the_product_does_not_manage_get_no_decision() -> None:
+    account = Account(policy())
+    account.add(Image("ami-0000000000000000a", HOME, "123456789012", "web-1", "available", ec2_time(NOW), {}))
+    not_a_copy = {FAMILY_TAG: "web", VERSION_TAG: "1", "managed": "true"}
+    account.add(Image("ami-0000000000000000b", DR, "123456789012", "web-1", "available", ec2_time(NOW), not_a_copy))
+    foreign_copy = not_a_copy | {SOURCE_IMAGE_TAG: "ami-0000000000000000c", SOURCE_REGION_TAG: "eu-west-1"}
+    account.add(Image("ami-0000000000000000d", DR, "123456789012", "web-1", "available", ec2_time(NOW), foreign_copy))
+
+    plan = account.plan()
+
+    assert plan.actions == [] and all(not p.decisions for p in plan.regions.values())
+    assert (plan.regions[HOME].unmanaged, plan.regions[DR].unmanaged) == (1, 2)
+
+
+def test_finishing_is_planned_only_for_images_without_the_current_protected_mark() -> None:
+    account = Account(policy("keep_latest: 2"))
+    unfinished = account.source(1, days_ago=2, finished=False)
+    account.copy(account.source(2, days_ago=1))
+
+    finish = actions(account.plan(), FinishImage)
+
+    assert [a.image.image_id for a in finish] == [unfinished.image_id]
