@@ -64,3 +64,38 @@ def test_finishing_a_copy_costs_six_plus_two_per_snapshot(account: Account) -> N
 
     assert calls.count("CreateTags") == 1  # tagged at creation by CopyImage; only the protected mark is left
     assert len(calls.calls) == 6 + 2 * SNAPSHOTS
+
+
+def test_a_sweep_of_several_hundred_amis_reads_pages_and_writes_once_per_change(account: Account) -> None:
+    """600 managed AMIs in 3 regions: reads are a few pages per region (plus one call per launch template),
+    writes one call per deprecation, disable and deregistration, and one snapshot mark per region."""
+    from datetime import UTC, datetime
+
+    from ami_lifecycle.local.bench import SWEEP_CAP, sweep_policy
+    from ami_lifecycle.local.fleet_seed import USAGE_TABLE, FleetShape, build_fleet
+    from ami_lifecycle.sweep import run_sweep
+    from ami_lifecycle.usage import UsageStore
+
+    policy, clients, now = sweep_policy(), account.clients(), datetime.now(UTC)
+    seeded = build_fleet(policy, FleetShape(amis=600, families=12), now)
+    assert seeded.managed() >= 590
+
+    with record_calls() as calls:
+        report = run_sweep(policy, clients, now, False, UsageStore(clients, "us-east-1", USAGE_TABLE).launched_since)
+
+    ops = calls.by_operation()
+    templates = sum(seeded.launch_templates.values())
+    planned = report.plan.summary()["actions"]
+    finishing = planned.get("FinishImage", 0)
+    for read in ("DescribeImages", "DescribeInstances", "DescribeLaunchTemplates",
+                 "DescribeLaunchConfigurations", "DescribeAutoScalingGroups"):  # fmt: skip
+        assert ops[read] == 3, (read, ops[read])  # one page per region at this size
+    assert ops["DescribeSnapshots"] == 3 + finishing  # finishing an image reads its snapshots' tags
+    assert ops["DescribeLaunchTemplateVersions"] == templates and ops["Scan"] == 1
+    assert ops["EnableImageDeprecation"] == planned["DeprecateImage"] > 0
+    assert ops["DisableImage"] == planned.get("DisableImage", 0)
+    assert ops["DeregisterImage"] == planned["DeregisterImage"] <= 3 * SWEEP_CAP
+    assert ops["DeleteSnapshot"] == planned.get("DeleteSnapshot", 0)  # orphans only: the rest go with their AMI
+    assert ops["CreateTags"] <= 3 + 2 * finishing  # one snapshot mark per region; tags and mark per finished image
+    reads = sum(n for op, n in ops.items() if op.startswith("Describe") or op == "Scan")
+    assert reads <= 3 * 6 + templates + 1 + 3 * finishing  # finishing reads the image's permissions

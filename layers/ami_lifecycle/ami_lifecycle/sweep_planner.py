@@ -456,17 +456,20 @@ def _retirement_stage(image: Image, deprecated: datetime, retention: Retention, 
 
 def _plan_deregistrations(inventory: RegionInventory, plan: RegionPlan, policy: Policy, now: datetime) -> None:
     """The oldest due images up to the cap; snapshots only this image uses are marked first, in one call."""
-    due = sorted((d for d in plan.decisions if d.status == DEREGISTER), key=lambda d: (d.created, d.image_id))
+    due = sorted(
+        (i for i, d in enumerate(plan.decisions) if d.status == DEREGISTER),
+        key=lambda i: (plan.decisions[i].created, plan.decisions[i].image_id),
+    )
     cap = policy.sweep.max_deregistrations_per_region
     mapped_by: dict[str, set[str]] = defaultdict(set)
     for image in inventory.images.values():
         for snapshot_id in image.snapshot_ids:
             mapped_by[snapshot_id].add(image.image_id)
     to_mark: list[str] = []
-    for index, decision in enumerate(due):
-        if index >= cap:
-            i = plan.decisions.index(decision)
-            plan.decisions[i] = replace(
+    for rank, position in enumerate(due):
+        decision = plan.decisions[position]
+        if rank >= cap:
+            plan.decisions[position] = replace(
                 decision,
                 status=DEFERRED,
                 reason=f"{decision.reason}; deferred: the cap of {cap} deregistrations per run is reached",
