@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ami_lifecycle.actions import CopyImage
 from ami_lifecycle.fleet import RegionInventory
 from ami_lifecycle.images import (
     FAMILY_TAG,
@@ -218,3 +219,21 @@ def test_finishing_is_planned_only_for_images_without_the_current_protected_mark
     finish = actions(account.plan(), FinishImage)
 
     assert [a.image.image_id for a in finish] == [unfinished.image_id]
+
+
+def test_missing_copies_are_started_only_for_versions_within_retention() -> None:
+    account = Account(policy("keep_latest: 1"))
+    account.source(1, days_ago=30)  # beyond retention: deprecated now, never copied
+    newest = account.source(2, days_ago=1)
+
+    plan = account.plan()
+
+    assert [(a.source_image_id, a.region) for a in actions(plan, CopyImage)] == [(newest.image_id, DR)]
+
+
+def test_an_image_deprecated_by_hand_before_it_was_ever_finished_is_still_finished() -> None:
+    account = Account(policy("keep_latest: 1", dr=False))
+    never_finished = account.source(1, days_ago=60, finished=False, deprecated=NOW - timedelta(days=1))
+    account.source(2, days_ago=1)
+
+    assert [a.image.image_id for a in actions(account.plan(), FinishImage)] == [never_finished.image_id]

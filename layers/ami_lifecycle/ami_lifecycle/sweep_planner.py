@@ -128,6 +128,7 @@ class _Version:
     version: str
     match: Match
     members: list[_Member] = field(default_factory=list)
+    kept: str | None = None  # why the version is within retention; None once it is retiring
 
     @property
     def created(self) -> str:
@@ -151,16 +152,16 @@ def plan_sweep(fleet: Fleet, policy: Policy, now: datetime) -> SweepPlan:
 
     _block_incomplete_regions(fleet, plans)
     versions = _group_versions(fleet, policy, plans)
-    _plan_copies(fleet, policy, versions, plans)
     for by_version in versions.values():
         _plan_family(fleet, policy, list(by_version.values()), plans, now)
+    _plan_protection(fleet, policy, versions, plans)
     for region, plan in plans.items():
         inventory = fleet.regions[region]
         if inventory.readable:
             _plan_deregistrations(inventory, plan, policy, now)
             _plan_orphaned_snapshots(inventory, plan)
         plan.actions.sort(key=_execution_order)
-        plan.decisions.sort(key=lambda d: (d.family, d.created, d.version, d.image_id), reverse=False)
+        plan.decisions.sort(key=lambda d: (d.family, d.created, d.version, d.image_id))
     return SweepPlan(now, plans)
 
 
@@ -249,10 +250,10 @@ def _add(versions: dict[tuple[str, str], dict[str, _Version]], member: _Member, 
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _plan_copies(
+def _plan_protection(
     fleet: Fleet, policy: Policy, versions: dict[tuple[str, str], dict[str, _Version]], plans: dict[str, RegionPlan]
 ) -> None:
-    """Missing DR copies of versions that are not retiring, and protection that an event did not finish."""
+    """Protection that an event did not finish, and the missing DR copies of versions within retention."""
     copies_by_source: dict[tuple[str, str], list[Image]] = defaultdict(list)
     for region, inventory in fleet.regions.items():
         for image in inventory.images.values():
@@ -263,12 +264,16 @@ def _plan_copies(
         for version in by_version.values():
             for member in version.members:
                 image = member.image
-                if image.state != "available" or parse_time(image.deprecation_time):
-                    continue  # nothing is copied or finished once retirement has begun
+                if image.state != "available":
+                    continue
+                retiring = parse_time(image.deprecation_time) is not None
                 desired = _desired(member, policy)
-                if image.tags.get(PROTECTED_TAG) != protection_digest(desired):
+                # A retiring image is only finished if it never was: it needs the lineage tags to retire.
+                if image.tags.get(PROTECTED_TAG) != protection_digest(desired) and (
+                    not retiring or FAMILY_TAG not in image.tags
+                ):
                     plans[image.region].actions.append(FinishImage(image.region, image, desired))
-                if member.source is not None or image.region != fleet.home_region:
+                if not version.kept or retiring or not _is_source(member):
                     continue
                 for dr in policy.dr_regions_for(member.match.rule):
                     if dr.region not in fleet.regions or not fleet.regions[dr.region].readable:
@@ -319,7 +324,7 @@ def _plan_family(
     retention = policy.retention_for(versions[0].match.rule)
     ranked = sorted((v for v in versions if v.ranked), key=lambda v: (v.created, v.version), reverse=True)
     for rank, version in enumerate(ranked):
-        kept = _kept_because(version, rank, retention, now)
+        kept = version.kept = _kept_because(version, rank, retention, now)
         target = None if kept else _deprecation_due(version, ranked, rank, retention)
         # A source deprecated by hand deprecates its copies too, whether or not the version is kept.
         by_hand = [t for m in version.members if _is_source(m) and (t := parse_time(m.image.deprecation_time))]
