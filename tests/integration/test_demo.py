@@ -1,5 +1,5 @@
-"""`make demo` works: run in-process, it protects every build, filters the noise, tracks the launches and leaves
-the process as it was."""
+"""`make demo` works: run in-process, it protects every build, filters the noise, tracks the launches, lets the
+sweep retire what is unused and leaves the process as it was."""
 
 from __future__ import annotations
 
@@ -52,6 +52,45 @@ def usage_rows(output: str) -> dict[str, dict[str, str]]:
     return rows
 
 
+PLAN_ROW = re.compile(
+    r"^   \|   (?:(?P<version>\d+\.\d+\.\d+)\s+\d{4}-\d\d-\d\d)?\s+(?P<region>[a-z]{2}-[a-z]+-\d)\s+"
+    r"(?P<image>ami-[0-9a-f]+)\s+(?P<status>[a-z]+)\s+(?P<why>.+)$"
+)
+KEPT_ROW = re.compile(
+    r"^ {6}(?P<name>[a-z]+-\d+\.\d+\.\d+)?\s+(?P<region>[a-z]{2}-[a-z]+-\d)\s+(?P<image>ami-[0-9a-f]+)\s+(?P<why>.+)$"
+)
+RESULT_ROW = re.compile(r"^ {6}(?P<region>[a-z]{2}-[a-z]+-\d)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$")
+
+
+def plan_rows(output: str) -> dict[str, dict[str, str]]:
+    """Step 8's plan, as `python -m ami_lifecycle plan` printed it, by image id; a wrapped WHY joined again."""
+    rows: dict[str, dict[str, str]] = {}
+    version, last = "", None
+    for line in output.split("\n8. ", 1)[1].split("\n9. ", 1)[0].splitlines():
+        if m := PLAN_ROW.match(line):
+            version = m["version"] or version
+            last = rows[m["image"]] = m.groupdict() | {"version": version}
+        elif last is not None and re.match(r"^   \| {20,}\S", line):
+            last["why"] += " " + line[5:].strip()
+        else:
+            last = None
+    return rows
+
+
+def kept_rows(output: str) -> dict[str, dict[str, str]]:
+    """Step 10's old versions still registered, by image id: name, region and why."""
+    section = output.split("    Kept, though deprecated for 15 days", 1)[1].split("\n11. ", 1)[0]
+    rows: dict[str, dict[str, str]] = {}
+    name, last = "", None
+    for line in section.splitlines()[2:]:  # the heading's end and the table's header
+        if m := KEPT_ROW.match(line):
+            name = m["name"] or name
+            last = rows[m["image"]] = m.groupdict() | {"name": name}
+        elif last is not None:
+            last["why"] += " " + line.strip()
+    return rows
+
+
 def image_of(rows: list[dict[str, str]], family: str, version: str, region: str) -> str:
     (image,) = [r["image"] for r in rows if (r["family"], r["version"], r["region"]) == (family, version, region)]
     return image
@@ -98,10 +137,12 @@ def test_demo_protects_every_build_and_filters_the_noise(capsys: pytest.CaptureF
     assert "DR regions are never a source" in out
     assert "DR images before 15, after 15: no second copy" in out
     assert "Totals: 7/7 AMIs protected, 14 copies made, 6 launches tracked, 1 alert" in out
-    assert "26 handler invocations (24 image-available, 2 launch-tracking), 26 events filtered out" in out
+    assert "        sweep: 11 AMIs deprecated, 6 deregistered (12 snapshots, 408 GiB), 6 old ones kept in use" in out
+    assert "30 handler invocations (24 image-available, 2 launch-tracking, 4 sweep), 26 events filtered out" in out
     assert "OK:" in out and "FAILED" not in out and "6 launches tracked (tagged, recorded), 1 alert" in out
 
     assert_launches_tracked(out, rows)
+    assert_sweep(out, rows)
 
     # Nothing of the demo stays behind: environment (AWS_ENDPOINT_URL, POLICY_FILE, ...) and the server.
     assert dict(os.environ) == env_before
@@ -149,6 +190,73 @@ def assert_launches_tracked(out: str, rows: list[dict[str, str]]) -> None:
     assert f"    instances: {deprecated_instance}\n" in out
 
 
+def assert_sweep(out: str, rows: list[dict[str, str]]) -> None:
+    """Steps 8-11: a dry run that changes nothing, deprecation, deregistration of what is unused, nothing left."""
+    images = {(r["family"], r["version"], r["region"]): r["image"] for r in rows}
+    newest = {("web", "1.2.0"), ("api", "2.1.0"), ("batch", "1.0.0")}
+    web_old = images["web", "1.0.0", "us-east-1"]
+    template = re.search(r"launch template api-server \((lt-[0-9a-f]+)\), in no Auto Scaling group", out)
+    assert template, out
+    assert "   version 1 launches api-2.0.0, version 2 (the default) api-2.1.0" in out
+
+    # 8: the function with SWEEP_DRY_RUN unset plans only; the plan command shows what it would do.
+    assert "8. Schedule tick, new deployment (SweepDryRun is true until you change it)" in out
+    assert "   -> dry_run=true: 11 actions planned (11 DeprecateImage), 0 applied\n" in out
+    assert "   nothing changed: 23 images, 38 snapshots as they were\n" in out
+    assert "   | Actions a sweep would take: 11 DeprecateImage\n" in out
+    plan = plan_rows(out)
+    assert plan.keys() == set(images.values())
+    for (family, version, region), image in images.items():
+        row = plan[image]
+        assert (row["version"], row["region"]) == (version, region), row
+        if (family, version) in newest:
+            assert (row["status"], row["why"]) == ("keep", "newest 1 of its family (#1)"), row
+        elif image == web_old:  # deprecated by hand in step 7: it waits out its grace period
+            assert row["status"] == "retiring" and row["why"].startswith("deprecated since "), row
+        else:
+            assert row["status"] == "deprecate" and row["why"].startswith("beyond retention: deprecated from"), row
+
+    # 9: applied; every old version deprecated in every region, the hand-deprecated one's copies too.
+    assert "9. Dry run turned off (SweepDryRun=false in samconfig.toml): tick" in out
+    assert "   -> dry_run=false: 11 actions planned (11 DeprecateImage), 11 applied\n" in out
+    assert re.search(
+        r"   us-west-2: web-1\.0\.0, web-1\.1\.0, api-2\.0\.0, batch-0\.9\.0 deprecated from \S+ \S+ UTC", out
+    )
+    assert "   web-1.0.0: deprecated by hand in step 7; 2/2 copies follow it now" in out
+
+    # 10: the unused old versions are gone with their snapshots; the ones in use stay, and say why.
+    assert "10. Time passes: 15 days (simulated: fidelity.set_deprecation_time on the 12 deprecated images)" in out
+    assert "tick -> dry_run=false: 9 actions planned (6 DeregisterImage, 3 MarkSnapshotsRetired), 9 applied\n" in out
+    results = {m["region"]: m.groups()[1:] for line in out.splitlines() if (m := RESULT_ROW.match(line))}
+    assert results == {r: ("2", "4", "136", "0") for r in ("us-east-1", "us-west-2", "eu-west-1")}
+    assert "    Deregistered with their snapshots, in every region: batch-0.9.0, web-1.1.0\n" in out
+    kept = kept_rows(out)
+    expected_kept = {
+        images[f, v, r]
+        for f, v in (("web", "1.0.0"), ("api", "2.0.0"))
+        for r in ("us-east-1", "us-west-2", "eu-west-1")
+    }
+    assert kept.keys() == expected_kept
+    deprecated_instance = instance_rows(out)[-1]["instance"]
+    api_old = images["api", "2.0.0", "us-east-1"]
+    for image, row in kept.items():
+        assert row["name"] in ("web-1.0.0", "api-2.0.0"), row
+        source = web_old if row["name"] == "web-1.0.0" else api_old
+        used = (
+            f"used by instance {deprecated_instance} (running); launched "
+            if row["name"] == "web-1.0.0"
+            else f"used by launch-template {template.group(1)} version 1"
+        )
+        if row["region"] == "us-east-1":
+            assert image == source and row["why"].startswith(used), row
+        else:
+            assert row["why"].startswith(f"kept with its source {source} ("), row
+
+    # 11: nothing left to do.
+    assert "11. Next tick -> dry_run=false: 0 actions planned, 0 applied\n" in out
+    assert "    nothing changed: 17 images, 26 snapshots as they were\n" in out
+
+
 def test_demo_fails_loudly_when_copies_never_complete(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -189,6 +297,33 @@ def test_demo_fails_when_launch_tracking_fails(
     assert "launch-tracking: 1 SQS batch of 12 messages, 12 failed" in out
     assert "launch batch of 12 messages failed" in out and "usage of " in out and "alerts for []" in out
     assert all(i["lineage"] == "-" for i in instance_rows(out))
+
+
+def test_demo_fails_when_the_sweep_ignores_the_dry_run_and_launch_templates(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sweep that acts whatever SWEEP_DRY_RUN says and does not see launch templates: the first tick deprecates,
+    # and the api version a launch template still launches is deregistered. The demo must say so and exit 1.
+    from ami_lifecycle import fleet
+    from functions.sweep import sweep_handler
+
+    monkeypatch.setattr(sweep_handler, "dry_run_setting", lambda *args: False)
+    monkeypatch.setattr(fleet, "_read_launch_templates", lambda ec2, inventory: {})
+    env_before = dict(os.environ)
+
+    status = demo.main()
+
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert "   -> dry_run=false: 11 actions planned (11 DeprecateImage), 11 applied\n" in out  # step 8
+    assert "   CHANGED: 11 of the 23 images, 38 snapshots\n" in out
+    assert "step 8 (dry run) changed 11 images or snapshots, e.g. image ami-" in out
+    assert "step 8: not a dry run with SWEEP_DRY_RUN unset" in out
+    api_old = image_of(table_rows(out), "api", "2.0.0", "us-east-1")
+    assert f"step 10: api 2.0.0 us-east-1 ({api_old}) was deregistered, though in use (launch-template lt-" in out
+    assert "sweep: 11 AMIs deprecated, 9 deregistered (15 snapshots, 432 GiB), 3 old ones kept in use" in out
+    assert dict(os.environ) == env_before
+    assert_server_stopped(endpoint_port(out))
 
 
 def test_demo_refuses_an_endpoint_that_is_not_localhost() -> None:

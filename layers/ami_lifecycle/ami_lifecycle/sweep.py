@@ -69,12 +69,13 @@ class RegionResult:
     gib_reclaimed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"applied": dict(self.applied)}
-        if self.snapshots_deleted:
-            data |= {"snapshots_deleted": self.snapshots_deleted, "gib_reclaimed": self.gib_reclaimed}
-        if self.failures:
-            data["failures"] = self.failures
-        return data
+        return {
+            "applied": dict(self.applied),
+            "snapshots_deleted": self.snapshots_deleted,
+            "gib_reclaimed": self.gib_reclaimed,
+            "changes": self.changes,
+            "failures": self.failures,
+        }
 
 
 @dataclass

@@ -424,8 +424,8 @@ def _plan_image(
     protections = _image_protections(image, fleet, retention, now)
     source_id = image.copied_from[0] if image.copied_from else None
     if source_id and source_protections.get(source_id):
-        inherited = "; ".join(str(p) for p in source_protections[source_id])
-        protections += (Protection("source-in-use", f"source {source_id} is kept ({inherited})"),)
+        kinds = ", ".join(sorted({p.kind for p in source_protections[source_id]}))
+        protections += (Protection("source-in-use", f"kept with its source {source_id} ({kinds})"),)
 
     deprecated = image.deprecated_at(now)
     if FAMILY_TAG not in image.tags:
@@ -440,6 +440,8 @@ def _plan_image(
         status, reason = _retirement_stage(image, deprecated, retention, now)
     if status in (DISABLE, DEREGISTER) and protections:
         status, reason = KEEP, f"{reason}, but " + "; ".join(str(p) for p in protections)
+    elif protections:  # say it now: a dry run should show what will keep the image, long before it is due
+        reason += "; will be kept while " + "; ".join(str(p) for p in protections)
     if status in (DISABLE, DEREGISTER) and plan.blocked:
         status, reason = BLOCKED, f"{reason}, but nothing is removed here this run: {plan.blocked}"
     if status == DISABLE:

@@ -1,9 +1,12 @@
-"""`make demo`: the real image-available and launch-tracking handlers against a local AWS (a moto server).
+"""`make demo`: the real image-available, launch-tracking and sweep handlers against a local AWS (a moto server).
 
 Seeds an account the way image builders leave one, sends the events EC2 would send through the rules of
 template.yaml and dr-forwarder.yaml, lets time pass for the DR copies, launches instances, then reads back
 from AWS what the handlers did: copies, lineage, tags, sharing, encryption, instance tags, usage records and
-alerts. Exit status 0 only if every expectation holds.
+alerts. Then the schedule ticks: the sweep plans in dry run (as a new deployment has it, shown with
+`python -m ami_lifecycle plan`), deprecates the versions beyond retention once the dry run is off, and, when
+time has passed, deregisters them with their snapshots, except those an instance, a launch record or a launch
+template still uses. Exit status 0 only if every expectation holds.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ import logging
 import os
 import sys
 import tempfile
+import textwrap
 import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,6 +58,15 @@ ALERT_INBOX = "launch-alerts-inbox"  # the demo's subscriber: where an operator'
 LAUNCH_QUEUE_ARN = f"arn:aws:sqs:{HOME}:{DEFAULT_ACCOUNT_ID}:ami-lifecycle-LaunchEventsQueue"
 BURST = 4  # instances of one Auto Scaling scale-out
 LINEAGE_TAGS = (FAMILY_TAG, VERSION_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG)
+# Retention (policy defaults.retention): what the scheduled sweep keeps, and how long a deprecated AMI waits.
+KEEP_LATEST = 1
+GRACE_DAYS = 14  # deregister_after_days
+LAUNCH_WINDOW_DAYS = 30  # launched_within_days: a launch this recent means "in use"
+ELAPSED_DAYS = GRACE_DAYS + 1  # step 10: how long the deprecated AMIs have waited
+SWEEP_FUNCTION = "ami-lifecycle-sweep"
+TEMPLATE_NAME = "api-server"  # a launch template in no Auto Scaling group, its version 1 on an old api version
+TEMPLATE_FAMILY = "api"
+WIDTH = 110  # stdout columns
 
 POLICY_TEMPLATE = """\
 version: 1
@@ -70,6 +83,10 @@ defaults:
     snapshot_permissions: true
   tags:
     to_copies: {{exclude: ["BuildId"]}}
+  retention:
+    keep_latest: {keep_latest}
+    deregister_after_days: {grace_days}
+    launched_within_days: {launch_window_days}
 managed_images:
   - name: golden
     select:
@@ -203,7 +220,7 @@ def use_local_aws(endpoint: str) -> ClientFactory:
     )
     boto3.setup_default_session()  # a default session made earlier may hold other settings
     clients = ClientFactory()  # one client per service and region: creating clients is the slow part here
-    for service in ("ec2", "kms", "sqs", "events", "dynamodb", "sns"):
+    for service in ("ec2", "kms", "sqs", "events", "dynamodb", "sns", "autoscaling"):  # autoscaling: the sweep
         for region in REGIONS:
             actual = clients.client(service, region).meta.endpoint_url
             if actual.rstrip("/") != endpoint:
@@ -272,7 +289,16 @@ def repo_root() -> Path:
 def write_policy(directory: Path, kms_key_arn: str) -> Path:
     path = directory / "policy.yaml"
     text = POLICY_TEMPLATE.format(
-        home=HOME, west=WEST, eu=EU, kms_key=kms_key_arn, consumer=CONSUMER, org=ORG_ARN, ou=OU_ARN
+        home=HOME,
+        west=WEST,
+        eu=EU,
+        kms_key=kms_key_arn,
+        consumer=CONSUMER,
+        org=ORG_ARN,
+        ou=OU_ARN,
+        keep_latest=KEEP_LATEST,
+        grace_days=GRACE_DAYS,
+        launch_window_days=LAUNCH_WINDOW_DAYS,
     )
     path.write_text(text, encoding="utf-8")
     return path
@@ -731,7 +757,7 @@ def columns(header: list[str], cells: list[list[str]], indent: str = "") -> list
 
 
 def skipped_checks(aws: LocalAws, account: Account) -> list[str]:
-    """The AMIs the handler must leave alone: no copy anywhere, no sharing, no lineage tags."""
+    """The AMIs the product must leave alone, handlers and sweep: no copy, no sharing, no lineage tags, not retired."""
     problems = []
     for region, image_id, what in (
         (HOME, account.unmanaged_id, UNMANAGED_NAME),
@@ -740,11 +766,18 @@ def skipped_checks(aws: LocalAws, account: Account) -> list[str]:
         for other in REGIONS:
             if copies_of(own_images(aws, other), image_id):
                 problems.append(f"{what} ({image_id}) was copied to {other}")
-        image = aws.ec2(region).describe_images(ImageIds=[image_id])["Images"][0]
+        image = next((i for i in all_images(aws, region) if i["ImageId"] == image_id), None)
+        if image is None:
+            problems.append(f"{what} ({image_id}) is gone")
+            continue
         if any(k.startswith("ami-lifecycle:") and k != "ami-lifecycle:managed" for k in tags_of(image)):
             problems.append(f"{what} ({image_id}) got lineage tags")
         if launch_permissions(aws, region, image_id):
             problems.append(f"{what} ({image_id}) was shared")
+        if image["State"] != "available" or image.get("DeprecationTime"):
+            problems.append(
+                f"{what} ({image_id}) was retired: {image['State']}, deprecation {image.get('DeprecationTime')}"
+            )
     return problems
 
 
@@ -910,6 +943,307 @@ def delivery_problems(story: LaunchStory) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------
+# The sweep: the schedule's ticks through the real handler, the plan as `python -m ami_lifecycle plan` prints it
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageState:
+    """What the sweep can change about an image: its state, deprecation, tags; and the snapshots it maps."""
+
+    region: str
+    state: str
+    deprecation: str | None
+    tags: frozenset[tuple[str, str]]
+    snapshot_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """Every image and snapshot the account owns, in every region, read at one moment."""
+
+    images: dict[str, ImageState]
+    snapshots: dict[str, tuple[int, frozenset[tuple[str, str]]]]  # snapshot id -> (GiB, tags)
+
+    def changes(self, later: AccountState) -> list[str]:
+        """What differs in `later`, one line per image or snapshot."""
+        lines = []
+        for image_id in sorted(self.images.keys() | later.images.keys()):
+            before, after = self.images.get(image_id), later.images.get(image_id)
+            if before != after:
+                lines.append(f"image {image_id}: {describe_state(before)} -> {describe_state(after)}")
+        for snapshot_id in sorted(self.snapshots.keys() | later.snapshots.keys()):
+            if self.snapshots.get(snapshot_id) != later.snapshots.get(snapshot_id):
+                lines.append(f"snapshot {snapshot_id} changed or is gone")
+        return lines
+
+
+def change_problems(what: str, before: AccountState, after: AccountState) -> list[str]:
+    """One line for everything `what` changed, naming the first change."""
+    changes = before.changes(after)
+    return [f"{what} changed {len(changes)} images or snapshots, e.g. {changes[0]}"] if changes else []
+
+
+def describe_state(image: ImageState | None) -> str:
+    if image is None:
+        return "gone"
+    return f"{image.state}, deprecation {image.deprecation or '-'}, {len(image.tags)} tags"
+
+
+def all_images(aws: LocalAws, region: str) -> list[dict[str, Any]]:
+    """The region's own images, deprecated and disabled ones included (as the sweep lists them)."""
+    pages = (
+        aws.ec2(region)
+        .get_paginator("describe_images")
+        .paginate(Owners=["self"], IncludeDeprecated=True, IncludeDisabled=True)
+    )
+    return [image for page in pages for image in page["Images"]]
+
+
+def read_state(aws: LocalAws) -> AccountState:
+    images: dict[str, ImageState] = {}
+    snapshots: dict[str, tuple[int, frozenset[tuple[str, str]]]] = {}
+    for region in REGIONS:
+        for image in all_images(aws, region):
+            mapped = tuple(m["Ebs"]["SnapshotId"] for m in image.get("BlockDeviceMappings", []) if "Ebs" in m)
+            tags = frozenset(tags_of(image).items())
+            images[image["ImageId"]] = ImageState(region, image["State"], image.get("DeprecationTime"), tags, mapped)
+        pages = aws.ec2(region).get_paginator("describe_snapshots").paginate(OwnerIds=["self"])
+        for page in pages:
+            for snapshot in page["Snapshots"]:
+                snapshots[snapshot["SnapshotId"]] = (snapshot["VolumeSize"], frozenset(tags_of(snapshot).items()))
+    return AccountState(images, snapshots)
+
+
+@dataclass(frozen=True)
+class ManagedImage:
+    """A build's source in the home region, or one of its copies."""
+
+    build: Build
+    region: str
+    image_id: str
+    source_id: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.build.family} {self.build.version} {self.region}"
+
+
+def managed_images(aws: LocalAws, account: Account) -> list[ManagedImage]:
+    """Every build's source and copies, as the account holds them before the sweep."""
+    images = {region: all_images(aws, region) for region in DR_REGIONS}
+    managed = []
+    for build, source_id in account.managed:
+        managed.append(ManagedImage(build, HOME, source_id, source_id))
+        for region in DR_REGIONS:
+            managed += [
+                ManagedImage(build, region, c["ImageId"], source_id) for c in copies_of(images[region], source_id)
+            ]
+    return managed
+
+
+def newest_versions(account: Account) -> set[tuple[str, str]]:
+    """The newest KEEP_LATEST versions of each family: what retention keeps whatever happens."""
+    by_family: dict[str, list[tuple[int, ...]]] = {}
+    for build, _ in account.managed:
+        by_family.setdefault(build.family, []).append(tuple(int(p) for p in build.version.split(".")))
+    return {
+        (family, ".".join(map(str, v)))
+        for family, versions in by_family.items()
+        for v in sorted(versions)[-KEEP_LATEST:]
+    }
+
+
+@dataclass(frozen=True)
+class LaunchTemplate:
+    template_id: str
+    image_ids: tuple[str, ...]  # by version: version 1 first
+
+
+def create_launch_template(aws: LocalAws, account: Account) -> LaunchTemplate | None:
+    """A template nobody launches from automatically (no Auto Scaling group): version 1 on the oldest api
+    version, version 2 (the default) on the newest. Every version keeps its AMI, not only the default."""
+    builds = sorted(
+        ((b, i) for b, i in account.managed if b.family == TEMPLATE_FAMILY),
+        key=lambda bi: tuple(int(p) for p in bi[0].version.split(".")),
+    )
+    if len(builds) < 2:
+        return None
+    ec2 = aws.ec2(HOME)
+    (_, old_id), (_, new_id) = builds[0], builds[-1]
+    data = {"ImageId": old_id, "InstanceType": "t3.micro"}
+    template_id = ec2.create_launch_template(LaunchTemplateName=TEMPLATE_NAME, LaunchTemplateData=data)[
+        "LaunchTemplate"
+    ]["LaunchTemplateId"]
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template_id, SourceVersion="1", LaunchTemplateData={"ImageId": new_id}
+    )
+    ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion="2")
+    return LaunchTemplate(template_id, (old_id, new_id))
+
+
+@dataclass
+class Tick:
+    """One invocation of the sweep function: its result, or why it failed."""
+
+    result: dict[str, Any] | None
+    error: str = ""
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        return dict(self.result["plan"]) if self.result else {}
+
+    @property
+    def planned(self) -> dict[str, int]:
+        return dict(self.plan.get("actions", {}))
+
+    @property
+    def regions(self) -> dict[str, dict[str, Any]]:
+        return dict(self.result.get("regions", {})) if self.result else {}
+
+    def applied(self, region: str | None = None) -> Counter[str]:
+        results = [self.regions.get(region, {})] if region else list(self.regions.values())
+        return sum((Counter(r.get("applied", {})) for r in results), Counter())
+
+    def total(self, action: str) -> int:
+        return self.applied()[action]
+
+    @property
+    def failures(self) -> list[str]:
+        return [f"{region}: {f}" for region, r in self.regions.items() for f in r.get("failures", [])]
+
+    @property
+    def snapshots_deleted(self) -> int:
+        return sum(int(r.get("snapshots_deleted", 0)) for r in self.regions.values())
+
+    @property
+    def gib_reclaimed(self) -> int:
+        return sum(int(r.get("gib_reclaimed", 0)) for r in self.regions.values())
+
+
+class Sweeper:
+    """The sweep function as its schedule invokes it, and the plan command as an operator runs it."""
+
+    def __init__(
+        self, handler: Handler, plan_command: Callable[..., int], dry_run_env: str, policy: Path, table: str
+    ) -> None:
+        self.handler = handler
+        self.plan_command = plan_command
+        self.dry_run_env = dry_run_env
+        self.policy = policy
+        self.table = table
+        self.ticks: list[Tick] = []
+        self.plan_problems: list[str] = []
+
+    def tick(self, dry_run_setting: str | None) -> Tick:
+        """The schedule's input is {}; the deployment's SweepDryRun parameter reaches the function as env."""
+        if dry_run_setting is None:
+            os.environ.pop(self.dry_run_env, None)
+        else:
+            os.environ[self.dry_run_env] = dry_run_setting
+        context = LocalLambdaContext(SWEEP_FUNCTION, HOME, DEFAULT_ACCOUNT_ID)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # EMF metrics, as for the other functions
+                tick = Tick(self.handler({}, context))
+        except Exception as e:  # a refused or failed run: reported with the rest, the exit status says it
+            tick = Tick(None, f"{type(e).__name__}: {e}")
+        self.ticks.append(tick)
+        return tick
+
+    def plan(self, *options: str) -> str:
+        """`python -m ami_lifecycle plan --policy ... --usage-table ...`: its output (it changes nothing)."""
+        out = io.StringIO()
+        argv = ["plan", "--policy", str(self.policy), "--usage-table", self.table, *options]
+        status = self.plan_command(argv, out=out)
+        if status:
+            self.plan_problems.append(f"`python -m ami_lifecycle {' '.join(argv[:1] + list(options))}` exited {status}")
+        return out.getvalue()
+
+    def decisions(self) -> dict[str, dict[str, Any]]:
+        """The plan as JSON (`plan --json`): each image's status, reason and protections, by image id."""
+        return {d["image_id"]: d for d in map(json.loads, self.plan("--json").splitlines())}
+
+
+def fit(text: str, indent: str) -> list[str]:
+    """The plan command's output within WIDTH columns: a long WHY wraps under its own column."""
+    lines, why = [], 0
+    for line in text.rstrip("\n").splitlines():
+        if not line.startswith("  "):
+            why = 0  # a family's name or a region's summary: a new table, or none
+        elif line.lstrip().startswith("VERSION") and " WHY" in line:
+            why = line.index(" WHY") + 1
+        if len(indent + line) <= WIDTH:
+            lines.append((indent + line).rstrip())
+        elif why and len(line) > why:
+            wrapped = textwrap.wrap(line[why:], WIDTH - len(indent) - why, break_on_hyphens=False)
+            lines += [indent + line[:why] + wrapped[0], *(indent + " " * why + w for w in wrapped[1:])]
+        else:
+            lines += textwrap.wrap(
+                line, WIDTH, initial_indent=indent, subsequent_indent=indent + "    ", break_on_hyphens=False
+            )
+    return lines
+
+
+def age_deprecations(aws: LocalAws, days: int) -> set[str]:
+    """Time passes for the sweep: every deprecated image was deprecated `days` ago (EnableImageDeprecation
+    refuses past dates, so the fidelity extension sets them). Returns those images."""
+    when = datetime.now(UTC) - timedelta(days=days)
+    aged = set()
+    for image_id, image in read_state(aws).images.items():
+        if image.deprecation:
+            fidelity.set_deprecation_time(image_id, when, image.region)
+            aged.add(image_id)
+    return aged
+
+
+@dataclass
+class SweepStory:
+    """Steps 8-11: the ticks, the account between them, and what the demo expects of each."""
+
+    sweeper: Sweeper
+    template: LaunchTemplate | None
+    managed: list[ManagedImage]
+    newest: set[tuple[str, str]]
+    in_use: dict[str, tuple[set[str], str]]  # source id -> protection kinds, a detail its reason must name
+    start: AccountState
+    dry: Tick
+    after_dry: AccountState
+    dry_decisions: dict[str, dict[str, Any]]
+    on: Tick
+    after_on: AccountState
+    aged: set[str]  # images whose deprecation time the demo moved back (step 10)
+    gone: Tick
+    after_gone: AccountState
+    decisions: dict[str, dict[str, Any]]
+    again: Tick
+    end: AccountState
+
+    @property
+    def ticks(self) -> list[Tick]:
+        return self.sweeper.ticks
+
+    @property
+    def retiring(self) -> list[ManagedImage]:
+        return [m for m in self.managed if (m.build.family, m.build.version) not in self.newest]
+
+    @property
+    def kept(self) -> list[ManagedImage]:
+        return [m for m in self.retiring if m.source_id in self.in_use]
+
+    @property
+    def removed(self) -> list[ManagedImage]:
+        return [m for m in self.retiring if m.source_id not in self.in_use]
+
+    @property
+    def still_kept(self) -> int:
+        """Old versions still registered after step 10: kept because something uses them."""
+        return sum(m.image_id in self.after_gone.images for m in self.retiring)
+
+    def total(self, action: str) -> int:
+        return sum(tick.total(action) for tick in self.ticks)
+
+
+# --------------------------------------------------------------------------------------------------
 # The story
 # --------------------------------------------------------------------------------------------------
 
@@ -997,11 +1331,267 @@ def tell_story(aws: LocalAws, flow: EventFlow, account: Account) -> Story:
     return Story(noise, built, pending, finished, again, before, after, launches)
 
 
+def tell_sweep(aws: LocalAws, account: Account, launches: LaunchStory, sweeper: Sweeper) -> SweepStory:
+    """Steps 8-11: the scheduled sweep, in dry run as a new deployment has it, then for real; time passes."""
+    template = create_launch_template(aws, account)
+    managed, newest = managed_images(aws, account), newest_versions(account)
+    used_by = [i.instance_id for i in launches.instances if i.image_id == launches.deprecated_id]
+    in_use = {launches.deprecated_id: ({"instance", "recent-launch"}, f"instance {used_by[0] if used_by else '?'}")}
+    say(f"Then the schedule: EventBridge Scheduler invokes the sweep function ({SWEEP_FUNCTION}) with {{}}")
+    if template is not None:
+        in_use[template.image_ids[0]] = ({"launch-template"}, f"launch-template {template.template_id} version 1")
+        say(
+            f"   Meanwhile someone made launch template {TEMPLATE_NAME} ({template.template_id}), in no Auto Scaling"
+            f" group:",
+            f"   version 1 launches {label_of(managed, template.image_ids[0])}, version 2 (the default)"
+            f" {label_of(managed, template.image_ids[1])}",
+        )
+    start = read_state(aws)
+
+    dry = sweeper.tick(None)
+    after_dry = read_state(aws)
+    plan = sweeper.plan()
+    dry_decisions = sweeper.decisions()
+    say(
+        "8. Schedule tick, new deployment (SweepDryRun is true until you change it)",
+        f"   -> {tick_summary(dry)}",
+        f"   {unchanged(start, after_dry)}",
+        "   The plan, as `python -m ami_lifecycle plan --policy ... --usage-table ...` prints it:",
+        *fit(plan, "   | "),
+    )
+
+    on = sweeper.tick("false")
+    after_on = read_state(aws)
+    say(
+        "9. Dry run turned off (SweepDryRun=false in samconfig.toml): tick",
+        f"   -> {tick_summary(on)}",
+        *deprecation_lines(managed, after_dry, after_on),
+    )
+
+    aged = age_deprecations(aws, ELAPSED_DAYS)
+    gone = sweeper.tick("false")
+    after_gone = read_state(aws)
+    decisions = sweeper.decisions()
+    say(
+        f"10. Time passes: {ELAPSED_DAYS} days (simulated: fidelity.set_deprecation_time on the"
+        f" {plural(len(aged), 'deprecated image')})",
+        f"    tick -> {tick_summary(gone)}",
+        *removal_lines(gone, managed, start, after_gone),
+        f"    Kept, though deprecated for {ELAPSED_DAYS} days (why: the plan, `python -m ami_lifecycle plan --json`):",
+        *kept_lines(managed, newest, decisions),
+    )
+
+    again = sweeper.tick("false")
+    end = read_state(aws)
+    say(f"11. Next tick -> {tick_summary(again)}", f"    {unchanged(after_gone, end)}", "")
+    return SweepStory(
+        sweeper, template, managed, newest, in_use, start, dry, after_dry, dry_decisions,
+        on, after_on, aged, gone, after_gone, decisions, again, end,
+    )  # fmt: skip
+
+
+def unchanged(before: AccountState, after: AccountState) -> str:
+    changes = len(before.changes(after))
+    counts = f"{len(after.images)} images, {len(after.snapshots)} snapshots"
+    return f"nothing changed: {counts} as they were" if not changes else f"CHANGED: {changes} of the {counts}"
+
+
+def label_of(managed: list[ManagedImage], image_id: str) -> str:
+    return next((m.build.name for m in managed if m.image_id == image_id), image_id)
+
+
+def tick_summary(tick: Tick) -> str:
+    """What one tick did, from the function's result: dry run or not, actions planned and applied."""
+    if tick.result is None:
+        return f"FAILED: {tick.error}"
+    planned = sum(tick.planned.values())
+    kinds = ", ".join(f"{n} {a}" for a, n in tick.planned.items())
+    failures = f", {len(tick.failures)} FAILED" if tick.failures else ""
+    return (
+        f"dry_run={str(tick.result.get('dry_run')).lower()}: {plural(planned, 'action')} planned"
+        + (f" ({kinds})" if kinds else "")
+        + f", {sum(tick.applied().values())} applied{failures}"
+    )
+
+
+def deprecation_lines(managed: list[ManagedImage], before: AccountState, after: AccountState) -> list[str]:
+    """Per region, the images the tick deprecated; and how the copies of a hand-deprecated source fared."""
+    lines = []
+    for region in REGIONS:
+        changed = [
+            m
+            for m in managed
+            if m.region == region
+            and (b := before.images.get(m.image_id))
+            and (a := after.images.get(m.image_id))
+            and a.deprecation != b.deprecation
+        ]
+        if changed:
+            when = min(str(after.images[m.image_id].deprecation) for m in changed)
+            names = ", ".join(m.build.name for m in changed)
+            lines.append(f"   {region}: {names} deprecated from {when[:16].replace('T', ' ')} UTC")
+    hand = [
+        m for m in managed if m.region == HOME and m.image_id in before.images and before.images[m.image_id].deprecation
+    ]
+    for source in hand:
+        copies = [m for m in managed if m.source_id == source.image_id and m.region != HOME]
+        followed = sum(bool(after.images[c.image_id].deprecation) for c in copies if c.image_id in after.images)
+        lines.append(
+            f"   {source.build.name}: deprecated by hand in step 7; {followed}/{len(copies)} copies follow it now"
+        )
+    return lines
+
+
+def removal_lines(tick: Tick, managed: list[ManagedImage], before: AccountState, after: AccountState) -> list[str]:
+    """Per region, what the function reported; then which versions are gone, as EC2 now lists them."""
+    rows = [
+        [
+            region,
+            str(tick.applied(region)["DeregisterImage"]),
+            str(tick.regions.get(region, {}).get("snapshots_deleted", 0)),
+            str(tick.regions.get(region, {}).get("gib_reclaimed", 0)),
+            str(len(tick.regions.get(region, {}).get("failures", []))),
+        ]
+        for region in REGIONS
+    ]
+    header = ["REGION", "AMIS DEREGISTERED", "SNAPSHOTS DELETED", "GIB RECLAIMED", "FAILURES"]
+    gone = {m.build.name for m in managed if m.image_id in before.images and m.image_id not in after.images}
+    partly = {m.build.name for m in managed if m.image_id in after.images} & gone
+    return [
+        *columns(header, rows, "      "),
+        "    Deregistered with their snapshots, in every region: "
+        + (", ".join(sorted(gone - partly)) or "none")
+        + (f"; in some regions only: {', '.join(sorted(partly))}" if partly else ""),
+    ]
+
+
+def kept_lines(
+    managed: list[ManagedImage], newest: set[tuple[str, str]], decisions: dict[str, dict[str, Any]]
+) -> list[str]:
+    """The old versions still registered, each image with the part of its reason that keeps it."""
+    rows: list[list[str]] = []
+    for m in managed:
+        decision = decisions.get(m.image_id)
+        if decision is None or (m.build.family, m.build.version) in newest:
+            continue
+        why = str(decision["reason"]).split(", but ", 1)[-1] if decision["status"] == "keep" else decision["reason"]
+        status = "" if decision["status"] == "keep" else f"{decision['status'].upper()}: "
+        rows.append([m.build.name if m.region == HOME else "", m.region, m.image_id, status + why])
+    if not rows:
+        return ["      none"]
+    lines = columns(["VERSION", "REGION", "IMAGE", "WHY"], rows, "      ")
+    why = lines[0].index("WHY")
+    wrapped = []
+    for line in lines:
+        head, text = line[:why], line[why:]
+        parts = textwrap.wrap(text, WIDTH - why, break_on_hyphens=False) or [""]
+        wrapped += [head + parts[0], *(" " * why + part for part in parts[1:])]
+    return wrapped
+
+
+def sweep_checks(account: Account, sweep: SweepStory) -> list[str]:
+    """Every way the sweep's ticks differ from what the retention policy should have produced."""
+    problems = list(sweep.sweeper.plan_problems)
+    for step, tick in enumerate(sweep.ticks, 8):
+        if tick.error:
+            problems.append(f"step {step}: the sweep function failed: {tick.error}")
+        problems += [f"step {step}: {failure}" for failure in tick.failures]
+        problems += [f"step {step}: {r} blocked: {why}" for r, why in tick.plan.get("blocked", {}).items()]
+    problems += dry_run_problems(sweep)
+    problems += deprecation_problems(sweep)
+    problems += removal_problems(sweep)
+    problems += kept_problems(sweep)
+    if sweep.again.planned or sweep.again.regions:
+        problems.append(f"step 11: the next tick planned {sweep.again.planned}, applied {dict(sweep.again.applied())}")
+    problems += change_problems("step 11", sweep.after_gone, sweep.end)
+    untouched = [m.image_id for m in sweep.managed if (m.build.family, m.build.version) in sweep.newest]
+    untouched += [account.unmanaged_id, account.dr_original_id]
+    for image_id in untouched:
+        before, after = sweep.start.images.get(image_id), sweep.end.images.get(image_id)
+        if image_id in sweep.aged and before and after:  # the demo moved this date, not the sweep
+            after = replace(after, deprecation=before.deprecation)
+        if before != after:
+            problems.append(f"the sweep changed {image_id}: {describe_state(before)} -> {describe_state(after)}")
+    return problems
+
+
+def dry_run_problems(sweep: SweepStory) -> list[str]:
+    """Step 8 planned and changed nothing; the plan command showed the same plan."""
+    problems = change_problems("step 8 (dry run)", sweep.start, sweep.after_dry)
+    if sweep.dry.result is not None and (sweep.dry.result.get("dry_run") is not True or sweep.dry.regions):
+        problems.append(f"step 8: not a dry run with SWEEP_DRY_RUN unset: {sweep.dry.result}")
+    shown = dict(sorted(Counter(d["status"] for d in sweep.dry_decisions.values()).items()))
+    if not problems and sweep.dry.result is not None and shown != sweep.dry.plan.get("images"):
+        problems.append(f"step 8: the plan command showed {shown}, the function planned {sweep.dry.plan.get('images')}")
+    return problems
+
+
+def deprecation_problems(sweep: SweepStory) -> list[str]:
+    """Step 9 deprecated every image of a version beyond retention, and nothing else."""
+    due = [m for m in sweep.retiring if not sweep.start.images[m.image_id].deprecation]
+    problems = []
+    if sweep.dry.planned.get("DeprecateImage", 0) != len(due):
+        problems.append(
+            f"step 8: {sweep.dry.planned.get('DeprecateImage', 0)} deprecations planned, expected {len(due)}"
+        )
+    if sweep.on.result is not None and sweep.on.result.get("dry_run") is not False:
+        problems.append("step 9: still a dry run with SWEEP_DRY_RUN=false")
+    if sweep.on.total("DeprecateImage") != len(due):
+        problems.append(f"step 9: {sweep.on.total('DeprecateImage')} deprecations applied, expected {len(due)}")
+    for m in sweep.retiring:
+        image = sweep.after_on.images.get(m.image_id)
+        if image is None or not image.deprecation:
+            problems.append(f"step 9: {m.label} ({m.image_id}) is not deprecated: {describe_state(image)}")
+    return problems
+
+
+def removal_problems(sweep: SweepStory) -> list[str]:
+    """Step 10 deregistered every unused old version in every region, with its snapshots, as reported."""
+    problems = []
+    snapshots = [s for m in sweep.removed for s in sweep.start.images[m.image_id].snapshot_ids]
+    for m in sweep.removed:
+        if m.image_id in sweep.after_gone.images:
+            problems.append(f"step 10: {m.label} ({m.image_id}) is still registered")
+    if left := [s for s in snapshots if s in sweep.after_gone.snapshots]:
+        problems.append(f"step 10: snapshots of deregistered AMIs left: {', '.join(left)}")
+    gib = sum(sweep.start.snapshots[s][0] for s in snapshots)
+    deregistered = sweep.gone.total("DeregisterImage")
+    reported = (deregistered, sweep.gone.snapshots_deleted, sweep.gone.gib_reclaimed)
+    if reported != (len(sweep.removed), len(snapshots), gib):
+        problems.append(
+            f"step 10: the function reported {reported} (AMIs, snapshots, GiB), expected"
+            f" {(len(sweep.removed), len(snapshots), gib)}"
+        )
+    return problems
+
+
+def kept_problems(sweep: SweepStory) -> list[str]:
+    """Step 10 kept each old version in use, in every region, and the plan names what uses it."""
+    problems = []
+    for m in sweep.kept:
+        kinds, detail = sweep.in_use[m.source_id]
+        if m.region != HOME:
+            kinds, detail = {"source-in-use"}, f"kept with its source {m.source_id}"
+        decision = sweep.decisions.get(m.image_id)
+        if m.image_id not in sweep.after_gone.images or decision is None:
+            problems.append(f"step 10: {m.label} ({m.image_id}) was deregistered, though in use ({detail})")
+        elif (
+            decision["status"] != "keep"
+            or not kinds <= set(decision["protections"])
+            or detail not in decision["reason"]
+        ):
+            problems.append(
+                f"step 10: {m.label} ({m.image_id}) is {decision['status']} ({decision['reason']};"
+                f" protections {decision['protections']}), expected keep ({', '.join(sorted(kinds))}: {detail})"
+            )
+    return problems
+
+
 def expectations(
     aws: LocalAws, account: Account, rows: list[Row], flow: EventFlow, story: Story, launches: LaunchView
 ) -> list[str]:
-    """Every way AWS differs from what the policy and the events should have produced."""
-    problems = [p for row in rows for p in row.problems] + skipped_checks(aws, account)
+    """Every way AWS differs from what the policy and the events should have produced (before the sweep)."""
+    problems = [p for row in rows for p in row.problems]
     problems += launch_checks(story.launches, launches)
     problems += [f"invocation for {i.image_id} ({i.region}) failed: {i.error}" for i in flow.invocations if i.error]
     noise_delivered = story.noise.delivered + story.pending.delivered
@@ -1019,8 +1609,23 @@ def count_copies(aws: LocalAws) -> int:
     return sum(1 for region in DR_REGIONS for image in own_images(aws, region) if image.get("SourceImageId"))
 
 
-def report(aws: LocalAws, account: Account, flow: EventFlow, story: Story, resources: LaunchResources) -> int:
-    """The tables, what was skipped and why, the launches, totals; 1 if any expectation failed."""
+@dataclass(frozen=True)
+class DayReport:
+    """Steps 1-7 as AWS shows them once the launches are tracked, before any sweep: what the totals need."""
+
+    problems: list[str]
+    protected: int
+    builds: int
+    copies: int
+    tracked: int
+    alerts: int
+    image_invocations: int
+    launch_batches: int
+    filtered: int
+
+
+def report_day(aws: LocalAws, account: Account, flow: EventFlow, story: Story, resources: LaunchResources) -> DayReport:
+    """The tables, what was skipped and why, the launches; the expectations of steps 1-7."""
     rows = protection_rows(aws, account)
     launches = read_launches(aws, resources, story.launches.instances)
     filtered = flow.published - flow.delivered
@@ -1036,22 +1641,40 @@ def report(aws: LocalAws, account: Account, flow: EventFlow, story: Story, resou
     protected = sum(
         all(not r.problems for r in rows if (r.family, r.version) == (b.family, b.version)) for b, _ in account.managed
     )
-    tracked = tracked_launches(story.launches.instances, launches)
-    alerts = plural(len(launches.alerts), "alert")
-    invocations = len(flow.invocations) + len(flow.launch_batches)
-    say(
-        f"Totals: {protected}/{len(account.managed)} AMIs protected, {count_copies(aws)} copies made, "
-        f"{tracked} launches tracked, {alerts}",
-        f"        {invocations} handler invocations ({len(flow.invocations)} image-available, "
-        f"{len(flow.launch_batches)} launch-tracking), {filtered} events filtered out",
+    return DayReport(
+        problems=expectations(aws, account, rows, flow, story, launches),
+        protected=protected,
+        builds=len(account.managed),
+        copies=count_copies(aws),
+        tracked=tracked_launches(story.launches.instances, launches),
+        alerts=len(launches.alerts),
+        image_invocations=len(flow.invocations),
+        launch_batches=len(flow.launch_batches),
+        filtered=filtered,
     )
-    problems = expectations(aws, account, rows, flow, story, launches)
+
+
+def conclude(aws: LocalAws, account: Account, day: DayReport, sweep: SweepStory) -> int:
+    """Totals of the whole run; 1 if any expectation failed, of the day or of the sweep."""
+    alerts = plural(day.alerts, "alert")
+    invocations = day.image_invocations + day.launch_batches + len(sweep.ticks)
+    say(
+        f"Totals: {day.protected}/{day.builds} AMIs protected, {day.copies} copies made, "
+        f"{day.tracked} launches tracked, {alerts}",
+        f"        sweep: {sweep.total('DeprecateImage')} AMIs deprecated, {sweep.total('DeregisterImage')} deregistered"
+        f" ({plural(sum(t.snapshots_deleted for t in sweep.ticks), 'snapshot')},"
+        f" {sum(t.gib_reclaimed for t in sweep.ticks)} GiB), {sweep.still_kept} old ones kept in use",
+        f"        {invocations} handler invocations ({day.image_invocations} image-available, "
+        f"{day.launch_batches} launch-tracking, {len(sweep.ticks)} sweep), {day.filtered} events filtered out",
+    )
+    problems = day.problems + sweep_checks(account, sweep) + skipped_checks(aws, account)
     if problems:
         say(f"FAILED: {len(problems)} expectations not met:", *(f"  - {p}" for p in problems))
         return 1
     say(
         "OK: every managed AMI is copied, tagged, shared and encrypted as the policy says;",
-        f"    {tracked} launches tracked (tagged, recorded), {alerts} for the deprecated version",
+        f"    {day.tracked} launches tracked (tagged, recorded), {alerts} for the deprecated version;",
+        "    the sweep's dry run changed nothing; then it deprecated the old versions, deregistered the unused ones",
     )
     return 0
 
@@ -1075,8 +1698,11 @@ def run(aws: LocalAws, workdir: Path) -> int:
     # Logger made earlier would belong to no service and print plain text).
     from functions.image_available import image_available_handler
     from functions.launch_tracking import launch_tracking_handler
+    from functions.sweep import sweep_handler
 
+    from ..cli import main as plan_command
     from ..launches import LAUNCH_ALERTS_TOPIC_ENV
+    from ..sweep import DRY_RUN_ENV
 
     # As the template's Environment sets them; local_aws() restores the environment afterwards.
     os.environ[USAGE_TABLE_ENV] = resources.table
@@ -1084,11 +1710,17 @@ def run(aws: LocalAws, workdir: Path) -> int:
 
     bus = LocalEventBus(HOME, list(DR_REGIONS), DEFAULT_ACCOUNT_ID, root / "template.yaml", root / "dr-forwarder.yaml")
     flow = EventFlow(bus, image_available_handler.lambda_handler, launch_tracking_handler.lambda_handler)
+    sweeper = Sweeper(
+        sweep_handler.lambda_handler, plan_command, DRY_RUN_ENV, Path(os.environ[POLICY_FILE_ENV]), resources.table
+    )
     say(
-        "AMI lifecycle demo: the real image-available and launch-tracking handlers",
+        "AMI lifecycle demo: the real image-available, launch-tracking and sweep handlers",
         f"on local AWS (moto at {aws.endpoint}), in {', '.join(REGIONS)}",
         f"Policy: home {HOME}; DR {WEST} (copies encrypted with {KMS_ALIAS}) and {EU};",
-        f"        shared with account {CONSUMER}, 1 organization, 1 OU (+ snapshot permissions)",
+        f"        shared with account {CONSUMER}, 1 organization, 1 OU (+ snapshot permissions);",
+        f"        retention: newest {KEEP_LATEST} version per family, older ones deprecated and deregistered"
+        f" {GRACE_DAYS} days later,",
+        f"        unless in use (instance, launch template, ...) or launched within {LAUNCH_WINDOW_DAYS} days",
         "",
     )
     account = seed_account(aws, kms_key_arn)
@@ -1097,9 +1729,15 @@ def run(aws: LocalAws, workdir: Path) -> int:
         f"1. Seeded {HOME}: " + ", ".join(f"{f} x{n}" for f, n in families.items()) + " (managed builds)",
         f"   + {UNMANAGED_NAME} (unmanaged); {WEST}: {DR_ORIGINAL_NAME} built there (not a copy)",
     )
-    with handler_logs_to_stderr(image_available_handler.logger), handler_logs_to_stderr(launch_tracking_handler.logger):
+    with (
+        handler_logs_to_stderr(image_available_handler.logger),
+        handler_logs_to_stderr(launch_tracking_handler.logger),
+        handler_logs_to_stderr(sweep_handler.logger),
+    ):
         story = tell_story(aws, flow, account)
-    return report(aws, account, flow, story, resources)
+        day = report_day(aws, account, flow, story, resources)  # before the sweep changes what it reads
+        sweep = tell_sweep(aws, account, story.launches, sweeper)
+    return conclude(aws, account, day, sweep)
 
 
 def main() -> int:
