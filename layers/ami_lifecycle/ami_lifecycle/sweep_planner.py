@@ -132,7 +132,9 @@ class _Version:
 
     @property
     def created(self) -> str:
-        return min(m.image.creation_date for m in self.members)
+        """When the version first existed as a usable image: a failed or pending build does not age it."""
+        usable = [m.image.creation_date for m in self.members if m.image.state in RETIREABLE_STATES]
+        return min(usable or [m.image.creation_date for m in self.members])
 
     @property
     def ranked(self) -> bool:
@@ -203,19 +205,17 @@ def _group_versions(
             plans[home.region].unmanaged += 1
             continue
         sources[image.image_id] = (image, match)
-        _add(versions, _Member(image, match, None), match.family, match.version)
+        _add(versions, _Member(image, match, None))
 
     for region, inventory in fleet.regions.items():
         if region == fleet.home_region or not inventory.readable:
             continue
         for image in inventory.images.values():
-            member = _copy_member(image, fleet.home_region, policy, sources)
+            member = _copy_member(image, home, policy, sources)
             if member is None:
                 plans[region].unmanaged += 1
                 continue
-            family = member.match.family if member.source else image.tags.get(FAMILY_TAG, member.match.family)
-            version = member.match.version if member.source else image.tags.get(VERSION_TAG, member.match.version)
-            _add(versions, member, family, version)
+            _add(versions, member)
     return versions
 
 
@@ -223,26 +223,33 @@ def _match(policy: Policy, image: Image) -> Match | None:
     return policy.match(image.name, image.tags, image.creation_date)
 
 
-def _copy_member(image: Image, home_region: str, policy: Policy, sources: dict[str, tuple[Image, Match]]) -> Any:
+def _copy_member(
+    image: Image, home: RegionInventory, policy: Policy, sources: dict[str, tuple[Image, Match]]
+) -> _Member | None:
     """A DR image is managed only as a copy of a managed home source, or, once that source is gone, as a
-    copy that carries this product's lineage and is still selected by a rule."""
+    copy that carries this product's lineage and is still selected by a rule. The copy of a source that
+    still exists but is no longer managed is left alone, like its source."""
     lineage = image.copied_from
-    if lineage is None or lineage[1] != home_region or image.made_by_aws_backup:
+    if lineage is None or lineage[1] != home.region or image.made_by_aws_backup:
         return None
     if lineage[0] in sources:
         source, match = sources[lineage[0]]
         return _Member(image, match, source)
+    if lineage[0] in home.images:
+        return None
     match = _match(policy, image)
     if match is None or FAMILY_TAG not in image.tags or VERSION_TAG not in image.tags:
         return None
-    return _Member(image, match, None)
+    # Its lineage tags say which version it is; its own name and creation date would say something else.
+    return _Member(image, Match(match.rule, image.tags[FAMILY_TAG], image.tags[VERSION_TAG]), None)
 
 
-def _add(versions: dict[tuple[str, str], dict[str, _Version]], member: _Member, family: str, version: str) -> None:
-    by_version = versions[member.match.rule.name, family]
-    if version not in by_version:
-        by_version[version] = _Version(family, version, member.match)
-    by_version[version].members.append(member)
+def _add(versions: dict[tuple[str, str], dict[str, _Version]], member: _Member) -> None:
+    match = member.match
+    by_version = versions[match.rule.name, match.family]
+    if match.version not in by_version:
+        by_version[match.version] = _Version(match.family, match.version, match)
+    by_version[match.version].members.append(member)
 
 
 # ------------------------------------------------------------------------------------------------------------
