@@ -17,7 +17,7 @@ from ami_lifecycle.launches import AlertTopic, process_launch_batch
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, sqs_event
-from ami_lifecycle.local.seed import register_ami
+from ami_lifecycle.local.seed import create_usage_table, register_ami
 from ami_lifecycle.usage import LaunchRecord, UsageStore
 
 from .conftest import HOME, WEST, Account, ami_event
@@ -30,13 +30,7 @@ class Launches:
 
     def __init__(self, account: Account) -> None:
         self.account = account
-        dynamodb = boto3.client("dynamodb", region_name=HOME)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "image_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "image_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_usage_table(boto3.client("dynamodb", region_name=HOME), TABLE)
         sns, sqs = boto3.client("sns", region_name=HOME), boto3.client("sqs", region_name=HOME)
         self.topic_arn = sns.create_topic(Name="launch-alerts")["TopicArn"]
         self.inbox = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
