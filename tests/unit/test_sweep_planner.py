@@ -16,7 +16,7 @@ from ami_lifecycle.images import (
 )
 from ami_lifecycle.planner import desired_copy, desired_source, protection_digest
 from ami_lifecycle.policy import Policy, parse_policy
-from ami_lifecycle.sweep_actions import DeprecateImage, DeregisterImage, DisableImage, FinishImage
+from ami_lifecycle.sweep_actions import DeprecateImage, DeregisterImage, DisableImage, FinishImage, MarkSnapshotsRetired
 from ami_lifecycle.sweep_planner import Fleet, SweepPlan, deprecate_at, plan_sweep
 
 HOME, DR = "us-east-1", "us-west-2"
@@ -237,3 +237,21 @@ def test_an_image_deprecated_by_hand_before_it_was_ever_finished_is_still_finish
     account.source(2, days_ago=1)
 
     assert [a.image.image_id for a in actions(account.plan(), FinishImage)] == [never_finished.image_id]
+
+
+def test_a_snapshot_shared_only_by_images_deregistered_together_is_marked_once_and_goes_with_them() -> None:
+    account = Account(policy("keep_latest: 1, deregister_after_days: 10", dr=False))
+    long_ago = NOW - timedelta(days=20)
+    first = account.source(1, days_ago=60, deprecated=long_ago)
+    second = account.add(
+        Image(**{**account.source(2, days_ago=50, deprecated=long_ago).__dict__, "snapshot_ids": first.snapshot_ids})
+    )
+    account.source(3, days_ago=1)
+
+    plan = account.plan()
+
+    deregistrations = actions(plan, DeregisterImage)
+    assert {a.image_id for a in deregistrations} == {first.image_id, second.image_id}
+    assert all(a.snapshot_ids == first.snapshot_ids for a in deregistrations)
+    (mark,) = actions(plan, MarkSnapshotsRetired)
+    assert mark.snapshot_ids == first.snapshot_ids

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -92,9 +93,9 @@ class Scenario:
 @st.composite
 def retentions(draw: st.DrawFn) -> dict[str, Any]:
     """A valid `retention` block: every field within the range the policy schema accepts."""
-    deregister = draw(st.integers(1, 60))
+    deregister = draw(st.sampled_from([1, 2, 7, 14, 30, 60]))
     return {
-        "keep_latest": draw(st.integers(1, 3)),
+        "keep_latest": draw(st.sampled_from([1, 1, 2, 3])),
         "keep_days": draw(st.sampled_from([0, 0, 0, 7, 30, 90])),
         "deprecate_after_days": draw(st.integers(0, 30)),
         "deregister_after_days": deregister,
@@ -206,9 +207,9 @@ def _image_state(draw: st.DrawFn, now: datetime, created_hours_ago: int, knobs: 
 
 
 def _snapshot_ids(draw: st.DrawFn, ids: _Ids, region_snapshots: list[str]) -> tuple[str, ...]:
-    """1-3 snapshots; occasionally one that another image of the region already maps."""
+    """1-3 snapshots; sometimes one that another image of the region already maps."""
     own = [ids.snapshot() for _ in range(draw(st.integers(1, 3)))]
-    if region_snapshots and one_in(draw, 10):
+    if region_snapshots and one_in(draw, 4):
         own[0] = draw(st.sampled_from(region_snapshots))
     region_snapshots.extend(own)
     return tuple(dict.fromkeys(own))
@@ -550,6 +551,67 @@ def mapped_by(inventory: RegionInventory) -> dict[str, set[str]]:
     return images
 
 
+@dataclass(frozen=True)
+class Variant:
+    """The scenario with one more reason to keep an image, and the removals that reason forbids."""
+
+    why: str
+    scenario: Scenario
+    forbids: Callable[[Action], bool]
+
+
+def one_more_reason_to_keep(scenario: Scenario, removal: DeregisterImage | DisableImage) -> list[Variant]:
+    """Variants of `scenario` in which each protection, alone, is added to the image `removal` removes, or
+    in which an inventory the removal depends on is incomplete."""
+    fleet, now, region = scenario.fleet, scenario.now, removal.region
+    member = managed_images(scenario)[region, removal.image_id]
+    image, retention = member.image, scenario.policy.retention_for(member.rule)
+    used = [Reference("instance", "i-0new (running)")]
+
+    def inventory(name: str, **changes: Any) -> Scenario:
+        regions = fleet.regions | {name: replace(fleet.regions[name], **changes)}
+        return replace(scenario, fleet=replace(fleet, regions=regions))
+
+    def image_with(**changes: Any) -> Scenario:
+        return inventory(region, images=fleet.regions[region].images | {image.image_id: replace(image, **changes)})
+
+    def this_one(action: Action) -> bool:
+        return isinstance(action, DeregisterImage | DisableImage) and action.image_id == image.image_id
+
+    def any_here(action: Action) -> bool:
+        return isinstance(action, DeregisterImage | DisableImage) and action.region == region
+
+    grace = retention.deregister_after_days if isinstance(removal, DeregisterImage) else retention.disable_after_days
+    assert grace is not None
+    too_recent = ec2_time(now - timedelta(days=grace) + timedelta(minutes=1))
+    just_launched = (now + timedelta(microseconds=999_999)).strftime("%Y-%m-%dT%H:%M:%SZ")  # not before `now`
+    variants = [
+        Variant(
+            "referenced",
+            inventory(region, references=fleet.regions[region].references | {image.image_id: used}),
+            this_one,
+        ),
+        Variant(
+            "launch record",
+            replace(scenario, fleet=replace(fleet, launches=(fleet.launches or {}) | {image.image_id: now})),
+            this_one,
+        ),
+        Variant("lastLaunchedTime", image_with(last_launched_time=just_launched), this_one),
+        Variant("keep tag", image_with(tags=image.tags | {retention.keep_tag: ""}), this_one),
+        Variant("deregistration protection", image_with(deregistration_protection="enabled"), this_one),
+        Variant("deprecated too recently", image_with(deprecation_time=too_recent), lambda a: a == removal),
+        Variant("region incomplete", inventory(region, unread={INSTANCES: "Throttling: rate exceeded"}), any_here),
+        Variant("launch records unreadable", replace(scenario, fleet=replace(fleet, launches=None)), any_here),
+    ]
+    if region != HOME:
+        variants.append(Variant("home incomplete", inventory(HOME, unread={LAUNCH_TEMPLATES: "Throttling"}), any_here))
+    if member.source is not None:
+        home = fleet.regions[HOME]
+        source_used = inventory(HOME, references=home.references | {member.source.image_id: used})
+        variants.append(Variant("source referenced", source_used, this_one))
+    return variants
+
+
 def describe(scenario: Scenario, plan: SweepPlan) -> str:
     """What a failing example planned, for the report."""
     lines = [f"now={scenario.now.isoformat()}"]
@@ -597,13 +659,23 @@ def test_nothing_in_use_kept_or_unknown_is_ever_disabled_or_deregistered(scenari
 
 @PROPERTY
 @given(scenarios())
-def test_no_snapshot_an_image_still_maps_is_marked_or_deleted(scenario: Scenario) -> None:
-    # Given any fleet, policy and clock
-    # When the sweep plans
-    plan = scenario.plan()
+def test_any_one_protection_or_gap_in_the_inventory_keeps_an_image_the_sweep_would_remove(scenario: Scenario) -> None:
+    # Given any fleet, policy and clock, and each image the sweep would disable or deregister
+    removals = [a for a in scenario.plan().actions if isinstance(a, DeregisterImage | DisableImage)]
+    for removal in removals:
+        # When that image gets one reason to be kept (a use, a launch, a keep tag, protection, a later
+        # deprecation; its source's use) or an inventory it depends on is incomplete, and the sweep plans again
+        for variant in one_more_reason_to_keep(scenario, removal):
+            plan = variant.scenario.plan()
 
-    # Then snapshots are marked only when every image mapping them is deregistered in the same plan, and
-    # deleted only when no image maps them and they carry the retired mark
+            # Then it is not removed (nor is anything in its region, when an inventory is incomplete)
+            removed = [a for a in plan.actions if variant.forbids(a)]
+            assert not removed, f"{variant.why}: still {removed!r}\n{describe(variant.scenario, plan)}"
+
+
+def assert_no_mapped_snapshot_is_marked_or_deleted(scenario: Scenario, plan: SweepPlan) -> None:
+    """Snapshots are marked only when every image mapping them is deregistered in the same plan, before it is;
+    deleted with their image only then, and on their own only when no image maps them and they are marked."""
     for region, region_plan in plan.regions.items():
         inventory = scenario.fleet.regions[region]
         images_of = mapped_by(inventory)
@@ -627,6 +699,33 @@ def test_no_snapshot_an_image_still_maps_is_marked_or_deleted(scenario: Scenario
         kinds = [type(a) for a in actions]
         if MarkSnapshotsRetired in kinds:
             assert kinds.index(MarkSnapshotsRetired) < kinds.index(DeregisterImage), "marked after deregistering"
+
+
+@PROPERTY
+@given(scenarios())
+def test_no_snapshot_an_image_still_maps_is_marked_or_deleted(scenario: Scenario) -> None:
+    # Given any fleet, policy and clock
+    # When the sweep plans
+    plan = scenario.plan()
+
+    # Then no snapshot an image still maps is marked or deleted
+    assert_no_mapped_snapshot_is_marked_or_deleted(scenario, plan)
+
+    # And when an image the sweep does not manage maps a snapshot of each image it deregisters, and it plans
+    # again, those snapshots are neither marked nor deleted
+    regions = dict(scenario.fleet.regions)
+    for region, region_plan in plan.regions.items():
+        shared = tuple(
+            a.snapshot_ids[0] for a in region_plan.actions if isinstance(a, DeregisterImage) and a.snapshot_ids
+        )
+        if shared:
+            hand_made = Image(
+                "ami-0handmade", region, OWNER, "hand-made", "available", ec2_time(scenario.now), {}, shared
+            )
+            regions[region] = replace(regions[region], images=regions[region].images | {hand_made.image_id: hand_made})
+    if regions != scenario.fleet.regions:
+        sharing = replace(scenario, fleet=replace(scenario.fleet, regions=regions))
+        assert_no_mapped_snapshot_is_marked_or_deleted(sharing, sharing.plan())
 
 
 @PROPERTY

@@ -469,7 +469,7 @@ def _retirement_stage(image: Image, deprecated: datetime, retention: Retention, 
 
 
 def _plan_deregistrations(inventory: RegionInventory, plan: RegionPlan, policy: Policy, now: datetime) -> None:
-    """The oldest due images up to the cap; snapshots only this image uses are marked first, in one call."""
+    """The oldest due images up to the cap; snapshots that no remaining image maps are marked first, in one call."""
     due = sorted(
         (i for i, d in enumerate(plan.decisions) if d.status == DEREGISTER),
         key=lambda i: (plan.decisions[i].created, plan.decisions[i].image_id),
@@ -479,7 +479,8 @@ def _plan_deregistrations(inventory: RegionInventory, plan: RegionPlan, policy: 
     for image in inventory.images.values():
         for snapshot_id in image.snapshot_ids:
             mapped_by[snapshot_id].add(image.image_id)
-    to_mark: list[str] = []
+    leaving = {plan.decisions[position].image_id for position in due[:cap]}
+    to_mark: dict[str, None] = {}
     for rank, position in enumerate(due):
         decision = plan.decisions[position]
         if rank >= cap:
@@ -490,8 +491,9 @@ def _plan_deregistrations(inventory: RegionInventory, plan: RegionPlan, policy: 
             )
             continue
         image = inventory.images[decision.image_id]
-        own = tuple(s for s in image.snapshot_ids if mapped_by[s] == {image.image_id})
-        to_mark += own
+        # A snapshot shared only among images deregistered in this run goes with the last of them.
+        own = tuple(s for s in image.snapshot_ids if mapped_by[s] <= leaving)
+        to_mark |= dict.fromkeys(own)
         plan.actions.append(
             DeregisterImage(image.region, image.image_id, own, {s: image.volume_sizes.get(s, 0) for s in own})
         )
