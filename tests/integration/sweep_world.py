@@ -42,6 +42,10 @@ class World:
         create_usage_table(boto3.client("dynamodb", region_name=HOME), TABLE)
         self.usage = UsageStore(self.clients, HOME, TABLE)
         self.now = datetime.now(UTC)
+        self.built: list[str] = []  # the family's versions, oldest first
+
+    def autoscaling(self, region: str = HOME) -> Any:
+        return self.clients.client("autoscaling", region)
 
     def ec2(self, region: str = HOME) -> Any:
         return self.account.ec2(region)
@@ -56,9 +60,9 @@ class World:
 
     def family(self, days_ago: tuple[int, ...] = (100, 80, 60, 40, 20)) -> list[str]:
         """web-1.0.0 ... web-1.4.0, oldest first, protected and copied to both DR regions."""
-        images = [self.version(f"web-1.{i}.0", days) for i, days in enumerate(days_ago)]
+        self.built = [self.version(f"web-1.{i}.0", days) for i, days in enumerate(days_ago)]
         self.finish_copies()
-        return images
+        return self.built
 
     def event(self, image_id: str, region: str) -> None:
         event = parse_ami_state_change(ami_event(image_id, region))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from ami_lifecycle.images import RETIRED_TAG, tags_of
@@ -9,6 +11,7 @@ from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.seed import register_ami
 from ami_lifecycle.sweep_actions import DeregisterImage
+from ami_lifecycle.usage import LaunchRecord
 
 from .conftest import EU, HOME, WEST, Account
 from .sweep_world import World, decision, sweep_policy
@@ -93,7 +96,7 @@ def _template(world: World, image_id: str, name: str = "standalone") -> str:
     ec2 = world.ec2()
     template = ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={"ImageId": image_id})
     template_id = template["LaunchTemplate"]["LaunchTemplateId"]
-    newest = world.image_ids[-1]
+    newest = world.built[-1]
     ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": newest})
     ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion="2")
     return str(template_id)
@@ -106,7 +109,7 @@ def _standalone_template(world: World, image_id: str) -> set[str]:
 
 def _group_with_template(world: World, image_id: str) -> set[str]:
     template_id = _template(world, image_id, "for-group")
-    world.autoscaling.create_auto_scaling_group(
+    world.autoscaling().create_auto_scaling_group(
         AutoScalingGroupName="web", LaunchTemplate={"LaunchTemplateId": template_id, "Version": "1"},
         MinSize=0, MaxSize=1, DesiredCapacity=0, AvailabilityZones=[f"{HOME}a"],
     )  # fmt: skip
@@ -115,9 +118,9 @@ def _group_with_template(world: World, image_id: str) -> set[str]:
 
 def _group_with_mixed_override(world: World, image_id: str) -> set[str]:
     ec2 = world.ec2()
-    main = ec2.create_launch_template(LaunchTemplateName="main", LaunchTemplateData={"ImageId": world.image_ids[-1]})
+    main = ec2.create_launch_template(LaunchTemplateName="main", LaunchTemplateData={"ImageId": world.built[-1]})
     arm = _template(world, image_id, "arm-override")
-    world.autoscaling.create_auto_scaling_group(
+    world.autoscaling().create_auto_scaling_group(
         AutoScalingGroupName="mixed", MinSize=0, MaxSize=1, DesiredCapacity=0, AvailabilityZones=[f"{HOME}a"],
         MixedInstancesPolicy={"LaunchTemplate": {
             "LaunchTemplateSpecification": {"LaunchTemplateId": main["LaunchTemplate"]["LaunchTemplateId"]},
@@ -130,7 +133,7 @@ def _group_with_mixed_override(world: World, image_id: str) -> set[str]:
 
 
 def _launch_configuration(world: World, image_id: str) -> set[str]:
-    world.autoscaling.create_launch_configuration(
+    world.autoscaling().create_launch_configuration(
         LaunchConfigurationName="legacy", ImageId=image_id, InstanceType="t3.micro"
     )
     return {"launch-configuration"}
@@ -138,7 +141,7 @@ def _launch_configuration(world: World, image_id: str) -> set[str]:
 
 def _group_with_launch_configuration(world: World, image_id: str) -> set[str]:
     _launch_configuration(world, image_id)
-    world.autoscaling.create_auto_scaling_group(
+    world.autoscaling().create_auto_scaling_group(
         AutoScalingGroupName="legacy", LaunchConfigurationName="legacy",
         MinSize=0, MaxSize=1, DesiredCapacity=0, AvailabilityZones=[f"{HOME}a"],
     )  # fmt: skip
@@ -147,10 +150,6 @@ def _group_with_launch_configuration(world: World, image_id: str) -> set[str]:
 
 def _launch_record(world: World, image_id: str) -> set[str]:
     """Launched 5 days before the sweep; no instance is left."""
-    from datetime import timedelta
-
-    from ami_lifecycle.usage import LaunchRecord
-
     launched = world.now + timedelta(days=GRACE_OVER - 5)
     world.usage.record_launch(LaunchRecord(image_id, HOME, launched, "i-0123456789abcdef0"))
     return {"recent-launch"}
@@ -163,8 +162,6 @@ def _keep_tag(world: World, image_id: str) -> set[str]:
 
 def _last_launched(world: World, image_id: str) -> set[str]:
     """Launched 3 days before the sweep, as EC2's lastLaunchedTime reports (a consumer account, say)."""
-    from datetime import timedelta
-
     fidelity.set_last_launched_time(image_id, world.now + timedelta(days=GRACE_OVER - 3), HOME)
     return {"last-launched"}
 
@@ -196,8 +193,6 @@ REFERENCES = {
 def test_one_reference_alone_keeps_a_retired_version(world: World, reference: str) -> None:
     # Given a deprecated version whose grace period is over
     images = world.family()
-    world.image_ids = images  # type: ignore[attr-defined]
-    world.autoscaling = world.clients.client("autoscaling", HOME)  # type: ignore[attr-defined]
     world.sweep()
     protected, control = images[0], images[1]
     # and one thing that uses or protects it
@@ -241,20 +236,16 @@ def test_unreadable_auto_scaling_groups_in_home_stop_every_deregistration(world:
 
 def test_an_unreadable_dr_source_blocks_only_that_region(world: World) -> None:
     images = world.family()
+    west_copy = world.copies(images[0])[WEST]
     world.sweep()
     world.account.faults.fail("DescribeLaunchTemplateVersions", "UnauthorizedOperation", region=EU)
     world.account.faults.fail("DescribeLaunchTemplates", "UnauthorizedOperation", region=EU)
 
     report = world.sweep(days=GRACE_OVER)
 
-    assert not world.exists(images[0]) and not world.exists(world_copy := _copy(report, images[0], WEST), WEST)
+    assert not world.exists(images[0]) and not world.exists(west_copy, WEST)
     assert set(report.plan.summary()["blocked"]) == {EU}
-    assert world_copy and all(d.status != "deregister" for d in report.plan.regions[EU].decisions)
-
-
-def _copy(report: object, source_id: str, region: str) -> str:
-    plan = report.plan.regions[region]  # type: ignore[attr-defined]
-    return next(d.image_id for d in plan.decisions if d.version == "1.0.0")
+    assert all(d.status != "deregister" for d in report.plan.regions[EU].decisions)
 
 
 def test_a_dr_region_that_does_not_answer_is_left_for_the_next_sweep(world: World) -> None:

@@ -59,16 +59,11 @@ class RegionInventory:
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
     references: dict[str, list[Reference]] = field(default_factory=dict)
     unread: dict[str, str] = field(default_factory=dict)
-    calls: int = 0
 
     @property
     def readable(self) -> bool:
         """False when the region's own images could not be listed: nothing is known about it."""
         return IMAGES not in self.unread
-
-    @property
-    def complete(self) -> bool:
-        return not self.unread
 
     def refer(self, image_id: str | None, reference: Reference) -> None:
         if image_id:
@@ -104,17 +99,14 @@ def read_region(clients: ClientFactory, region: str) -> RegionInventory:
     return inventory
 
 
-def _pages(client: Any, operation: str, inventory: RegionInventory, **params: Any) -> Iterator[dict[str, Any]]:
-    for page in client.get_paginator(operation).paginate(**params):
-        inventory.calls += 1
-        yield page
+def _pages(client: Any, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
+    yield from client.get_paginator(operation).paginate(**params)
 
 
 def _read_images(ec2: Any, inventory: RegionInventory) -> None:
     pages = _pages(
         ec2,
         "describe_images",
-        inventory,
         Owners=["self"],
         IncludeDeprecated=True,
         IncludeDisabled=True,
@@ -124,7 +116,7 @@ def _read_images(ec2: Any, inventory: RegionInventory) -> None:
 
 
 def _read_snapshots(ec2: Any, inventory: RegionInventory) -> None:
-    pages = _pages(ec2, "describe_snapshots", inventory, OwnerIds=["self"], MaxResults=1000)
+    pages = _pages(ec2, "describe_snapshots", OwnerIds=["self"], MaxResults=1000)
     inventory.snapshots = {
         s["SnapshotId"]: Snapshot(s["SnapshotId"], int(s.get("VolumeSize") or 0), s.get("State", ""), tags_of(s))
         for page in pages
@@ -134,7 +126,7 @@ def _read_snapshots(ec2: Any, inventory: RegionInventory) -> None:
 
 def _read_instances(ec2: Any, inventory: RegionInventory) -> None:
     filters = [{"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)}]
-    for page in _pages(ec2, "describe_instances", inventory, Filters=filters, MaxResults=1000):
+    for page in _pages(ec2, "describe_instances", Filters=filters, MaxResults=1000):
         for reservation in page["Reservations"]:
             for instance in reservation["Instances"]:
                 state = instance.get("State", {}).get("Name", "")
@@ -144,7 +136,7 @@ def _read_instances(ec2: Any, inventory: RegionInventory) -> None:
 def _read_launch_templates(ec2: Any, inventory: RegionInventory) -> dict[str, dict[str, Any]]:
     """Every version of every template, attached to an Auto Scaling group or not; templates by id and name."""
     templates: dict[str, dict[str, Any]] = {}
-    for page in _pages(ec2, "describe_launch_templates", inventory, MaxResults=200):
+    for page in _pages(ec2, "describe_launch_templates", MaxResults=200):
         for template in page["LaunchTemplates"]:
             template = {**template, "Images": {}}
             templates[template["LaunchTemplateId"]] = templates[template["LaunchTemplateName"]] = template
@@ -154,7 +146,6 @@ def _read_launch_templates(ec2: Any, inventory: RegionInventory) -> dict[str, di
         pages = _pages(
             ec2,
             "describe_launch_template_versions",
-            inventory,
             LaunchTemplateId=template_id,
             ResolveAlias=True,  # an ImageId given as resolve:ssm:... comes back as the AMI it names now
             MaxResults=200,
@@ -172,7 +163,7 @@ def _read_launch_templates(ec2: Any, inventory: RegionInventory) -> dict[str, di
 
 def _read_launch_configurations(autoscaling: Any, inventory: RegionInventory) -> dict[str, str]:
     images: dict[str, str] = {}
-    for page in _pages(autoscaling, "describe_launch_configurations", inventory, MaxRecords=100):
+    for page in _pages(autoscaling, "describe_launch_configurations", MaxRecords=100):
         for configuration in page["LaunchConfigurations"]:
             name, image_id = configuration["LaunchConfigurationName"], configuration.get("ImageId", "")
             images[name] = image_id
@@ -184,7 +175,7 @@ def _read_auto_scaling_groups(
     autoscaling: Any, inventory: RegionInventory, templates: dict[str, dict[str, Any]], configurations: dict[str, str]
 ) -> None:
     """A group uses an AMI through its launch configuration, launch template or mixed-instances overrides."""
-    for page in _pages(autoscaling, "describe_auto_scaling_groups", inventory, MaxRecords=100):
+    for page in _pages(autoscaling, "describe_auto_scaling_groups", MaxRecords=100):
         for group in page["AutoScalingGroups"]:
             name = group["AutoScalingGroupName"]
             if group.get("LaunchConfigurationName"):

@@ -316,15 +316,6 @@ def _lost_source(member: _Member) -> Image:
 # ------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Candidate:
-    """An image whose deregistration is due, waiting for the region's cap."""
-
-    member: _Member
-    version: _Version
-    reason: str
-
-
 def _plan_family(
     fleet: Fleet, policy: Policy, versions: list[_Version], plans: dict[str, RegionPlan], now: datetime
 ) -> None:
