@@ -6,9 +6,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ami_lifecycle.clients import ClientFactory
-from ami_lifecycle.events import InvalidEventError, parse_ami_state_change
-from ami_lifecycle.image_available import handle_image_available
+from ami_lifecycle.aws.clients import ClientFactory
+from ami_lifecycle.flows.image_available import handle_image_available
+from ami_lifecycle.model.events import InvalidEventError, parse_ami_state_change
 from ami_lifecycle.policy import PolicyError, load_policy
 
 logger = Logger()

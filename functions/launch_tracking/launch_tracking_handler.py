@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ami_lifecycle.clients import ClientFactory
-from ami_lifecycle.launches import process_launch_batch
+from ami_lifecycle.aws.clients import ClientFactory
+from ami_lifecycle.flows.launches import process_launch_batch
 from ami_lifecycle.policy import load_policy
 
 logger = Logger()

@@ -9,9 +9,10 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from ami_lifecycle.clients import ClientFactory
+from ami_lifecycle.aws.clients import ClientFactory
+from ami_lifecycle.flows.sweep import SweepConfigurationError, SweepRequest, dry_run_setting, run_sweep
 from ami_lifecycle.policy import PolicyError, load_policy
-from ami_lifecycle.sweep import SweepConfigurationError, SweepRequest, dry_run_setting, run_sweep, usage_reader
+from ami_lifecycle.read.fleet import usage_reader
 
 logger = Logger()
 tracer = Tracer()

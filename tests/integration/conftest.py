@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from ami_lifecycle.clients import ClientFactory
+from ami_lifecycle.aws.clients import ClientFactory
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.faults import FaultInjector
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID

@@ -7,14 +7,14 @@ from typing import Any
 
 import boto3
 
-from ami_lifecycle.events import parse_ami_state_change
-from ami_lifecycle.image_available import handle_image_available
+from ami_lifecycle.aws.usage_table import UsageStore
+from ami_lifecycle.flows.image_available import handle_image_available
+from ami_lifecycle.flows.sweep import SweepReport, run_sweep
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
 from ami_lifecycle.local.seed import backdate_image, create_usage_table
+from ami_lifecycle.model.events import parse_ami_state_change
 from ami_lifecycle.policy import Policy, parse_policy
-from ami_lifecycle.sweep import SweepReport, run_sweep
-from ami_lifecycle.usage import UsageStore
 
 from .conftest import EU, HOME, WEST, Account, ami_event
 

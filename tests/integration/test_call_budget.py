@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ami_lifecycle.events import parse_ami_state_change
-from ami_lifecycle.image_available import handle_image_available
+from ami_lifecycle.flows.image_available import handle_image_available
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
+from ami_lifecycle.model.events import parse_ami_state_change
 from ami_lifecycle.policy import parse_policy
 
 from .conftest import Account, ami_event
@@ -71,10 +71,10 @@ def test_a_sweep_of_several_hundred_amis_reads_pages_and_writes_once_per_change(
     writes one call per deprecation, disable and deregistration, and one snapshot mark per region."""
     from datetime import UTC, datetime
 
+    from ami_lifecycle.aws.usage_table import UsageStore
+    from ami_lifecycle.flows.sweep import run_sweep
     from ami_lifecycle.local.bench import SWEEP_CAP, sweep_policy
     from ami_lifecycle.local.fleet_seed import USAGE_TABLE, FleetShape, build_fleet
-    from ami_lifecycle.sweep import run_sweep
-    from ami_lifecycle.usage import UsageStore
 
     policy, clients, now = sweep_policy(), account.clients(), datetime.now(UTC)
     seeded = build_fleet(policy, FleetShape(amis=600, families=12), now)

@@ -304,11 +304,11 @@ def test_demo_fails_when_the_sweep_ignores_the_dry_run_and_launch_templates(
 ) -> None:
     # A sweep that acts whatever SWEEP_DRY_RUN says and does not see launch templates: the first tick deprecates,
     # and the api version a launch template still launches is deregistered. The demo must say so and exit 1.
-    from ami_lifecycle import fleet
+    from ami_lifecycle.read import region as fleet
     from functions.sweep import sweep_handler
 
     monkeypatch.setattr(sweep_handler, "dry_run_setting", lambda *args: False)
-    monkeypatch.setattr(fleet, "_read_launch_templates", lambda ec2, inventory: {})
+    monkeypatch.setattr(fleet, "read_launch_templates", lambda ec2, inventory: {})
     env_before = dict(os.environ)
 
     status = demo.main()

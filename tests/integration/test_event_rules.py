@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from ami_lifecycle.events import parse_ami_state_change, parse_instance_state_change
 from ami_lifecycle.local.eventbus import LocalEventBus
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
+from ami_lifecycle.model.events import parse_ami_state_change, parse_instance_state_change
 
 SAMPLES = sorted(Path("events").glob("ami-*.json"))
 

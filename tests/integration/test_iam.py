@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
-from ami_lifecycle.actions import ACTIONS, CopyImage
-from ami_lifecycle.events import parse_ami_state_change
-from ami_lifecycle.image_available import handle_image_available
+from ami_lifecycle.act.protect import CopyImage
+from ami_lifecycle.act.registry import IMAGE_AVAILABLE_ACTIONS as ACTIONS
+from ami_lifecycle.flows.image_available import handle_image_available
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.eventbus import load_template
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
+from ami_lifecycle.model.events import parse_ami_state_change
 
 from .conftest import Account, ami_event
 
@@ -139,7 +140,7 @@ def called_by_sweep(account: Account) -> set[str]:
 
 
 def test_sweep_is_granted_exactly_what_it_calls(called_by_sweep: set[str]) -> None:
-    from ami_lifecycle.sweep_actions import SWEEP_ACTIONS
+    from ami_lifecycle.act.registry import SWEEP_ACTIONS
 
     declared = {p for action in SWEEP_ACTIONS for p in action.permissions}
     assert called_by_sweep - granted("SweepFunction") == set()

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from ami_lifecycle.events import parse_ami_state_change
-from ami_lifecycle.image_available import handle_image_available
-from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, propagated, tags_of
+from ami_lifecycle.flows.image_available import handle_image_available
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, LocalLambdaContext
+from ami_lifecycle.model.events import parse_ami_state_change
+from ami_lifecycle.model.image import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, propagated, tags_of
 from functions.image_available import image_available_handler
 
 from .conftest import CONSUMER, EU, HOME, ORG_ARN, OU_ARN, WEST, Account, ami_event
@@ -197,8 +197,8 @@ def test_handler_refuses_an_invalid_policy_before_any_aws_call(
 
 
 def test_handler_refuses_a_malformed_event_before_any_aws_call(account: Account, invoke: Any) -> None:
-    from ami_lifecycle.events import InvalidEventError
     from ami_lifecycle.local.calls import record_calls
+    from ami_lifecycle.model.events import InvalidEventError
 
     event = ami_event("ami-0123456789abcdef0")
     del event["detail"]["ImageId"]

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from ami_lifecycle.events import InvalidEventError, parse_ami_state_change
-from ami_lifecycle.image_available import ProtectionIncomplete, handle_image_available
+from ami_lifecycle.flows.image_available import ProtectionIncomplete, handle_image_available
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
 from ami_lifecycle.local.seed import register_ami
+from ami_lifecycle.model.events import InvalidEventError, parse_ami_state_change
 from ami_lifecycle.policy import PolicyError, parse_policy
 
 from .conftest import EU, HOME, WEST, Account, ami_event

@@ -10,15 +10,16 @@ from typing import Any
 import boto3
 import pytest
 
-from ami_lifecycle.events import parse_ami_state_change
-from ami_lifecycle.image_available import handle_image_available
-from ami_lifecycle.images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, tags_of
-from ami_lifecycle.launches import AlertTopic, process_launch_batch
+from ami_lifecycle.aws.alert_topic import AlertTopic
+from ami_lifecycle.aws.usage_table import LaunchRecord, UsageStore
+from ami_lifecycle.flows.image_available import handle_image_available
+from ami_lifecycle.flows.launches import process_launch_batch
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, sqs_event
 from ami_lifecycle.local.seed import create_usage_table, register_ami
-from ami_lifecycle.usage import LaunchRecord, UsageStore
+from ami_lifecycle.model.events import parse_ami_state_change
+from ami_lifecycle.model.image import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, tags_of
 
 from .conftest import HOME, WEST, Account, ami_event
 

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from ami_lifecycle.images import RETIRED_TAG, tags_of
+from ami_lifecycle.act.retire import DeregisterImage
+from ami_lifecycle.aws.usage_table import LaunchRecord
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.seed import register_ami
-from ami_lifecycle.sweep_actions import DeregisterImage
-from ami_lifecycle.usage import LaunchRecord
+from ami_lifecycle.model.image import RETIRED_TAG, tags_of
 
 from .conftest import EU, HOME, WEST, Account
 from .sweep_world import World, decision, sweep_policy

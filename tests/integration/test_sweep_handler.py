@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from ami_lifecycle.flows.sweep import SweepConfigurationError
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.invoke import LocalLambdaContext
-from ami_lifecycle.sweep import SweepConfigurationError
 from functions.sweep import sweep_handler
 
 from .conftest import HOME, Account

@@ -10,19 +10,14 @@ import hashlib
 from dataclasses import replace
 from datetime import datetime
 
-from ami_lifecycle.actions import Action, CopyImage
-from ami_lifecycle.fleet import RegionInventory
-from ami_lifecycle.images import PROTECTED_TAG, RETIRED_TAG, Image
-from ami_lifecycle.planner import protection_digest
-from ami_lifecycle.sweep_actions import (
-    DeleteSnapshot,
-    DeprecateImage,
-    DeregisterImage,
-    DisableImage,
-    FinishImage,
-    MarkSnapshotsRetired,
-)
-from ami_lifecycle.sweep_planner import Fleet, SweepPlan
+from ami_lifecycle.act.base import Action
+from ami_lifecycle.act.finish import FinishImage
+from ami_lifecycle.act.protect import CopyImage
+from ami_lifecycle.act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ami_lifecycle.model.image import PROTECTED_TAG, RETIRED_TAG, Image
+from ami_lifecycle.model.inventory import Fleet, RegionInventory
+from ami_lifecycle.model.plan import SweepPlan
+from ami_lifecycle.plan.desired import protection_digest
 
 
 def ec2_time(when: datetime) -> str:

@@ -1,16 +1,10 @@
 """The pure planner: only what is missing, as few calls as possible, copies decided from lineage."""
 
-from ami_lifecycle.actions import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
-from ami_lifecycle.images import FAMILY_TAG, PROTECTED_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, Image
-from ami_lifecycle.inventory import ImageState
-from ami_lifecycle.planner import (
-    MAX_COPY_ATTEMPTS,
-    desired_copy,
-    desired_source,
-    plan_copy,
-    plan_finish,
-    protection_digest,
-)
+from ami_lifecycle.act.protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
+from ami_lifecycle.model.image import FAMILY_TAG, PROTECTED_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, Image
+from ami_lifecycle.model.inventory import ImageState
+from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_digest
+from ami_lifecycle.plan.protect import MAX_COPY_ATTEMPTS, plan_copy, plan_finish
 from ami_lifecycle.policy import parse_policy
 
 POLICY = parse_policy(

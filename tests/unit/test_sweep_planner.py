@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ami_lifecycle.actions import CopyImage
-from ami_lifecycle.fleet import RegionInventory
-from ami_lifecycle.images import (
-    FAMILY_TAG,
-    PROTECTED_TAG,
-    SOURCE_IMAGE_TAG,
-    SOURCE_REGION_TAG,
-    VERSION_TAG,
-    Image,
-)
-from ami_lifecycle.planner import desired_copy, desired_source, protection_digest
+from ami_lifecycle.act.finish import FinishImage
+from ami_lifecycle.act.protect import CopyImage
+from ami_lifecycle.act.retire import DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ami_lifecycle.model.image import FAMILY_TAG, PROTECTED_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, Image
+from ami_lifecycle.model.inventory import Fleet, RegionInventory
+from ami_lifecycle.model.plan import SweepPlan
+from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_digest
+from ami_lifecycle.plan.retire import deprecate_at
+from ami_lifecycle.plan.sweep import plan_sweep
 from ami_lifecycle.policy import Policy, parse_policy
-from ami_lifecycle.sweep_actions import DeprecateImage, DeregisterImage, DisableImage, FinishImage, MarkSnapshotsRetired
-from ami_lifecycle.sweep_planner import Fleet, SweepPlan, deprecate_at, plan_sweep
 
 HOME, DR = "us-east-1", "us-west-2"
 NOW = datetime(2026, 11, 22, 12, 0, 30, tzinfo=UTC)

@@ -18,19 +18,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ami_lifecycle.actions import Action
-from ami_lifecycle.fleet import (
-    AUTO_SCALING_GROUPS,
-    IMAGES,
-    INSTANCES,
-    LAUNCH_CONFIGURATIONS,
-    LAUNCH_TEMPLATES,
-    SNAPSHOTS,
-    Reference,
-    RegionInventory,
-    Snapshot,
-)
-from ami_lifecycle.images import (
+from ami_lifecycle.act.base import Action
+from ami_lifecycle.act.retire import DeleteSnapshot, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ami_lifecycle.model.image import (
     FAMILY_TAG,
     PROTECTED_TAG,
     RETIRED_TAG,
@@ -41,10 +31,22 @@ from ami_lifecycle.images import (
     lineage_tags,
     parse_time,
 )
-from ami_lifecycle.planner import desired_copy, desired_source, protection_digest
+from ami_lifecycle.model.inventory import (
+    AUTO_SCALING_GROUPS,
+    IMAGES,
+    INSTANCES,
+    LAUNCH_CONFIGURATIONS,
+    LAUNCH_TEMPLATES,
+    SNAPSHOTS,
+    Fleet,
+    Reference,
+    RegionInventory,
+    Snapshot,
+)
+from ami_lifecycle.model.plan import DEFERRED, DEREGISTER, SweepPlan
+from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_digest
+from ami_lifecycle.plan.sweep import plan_sweep
 from ami_lifecycle.policy import Policy, Retention, Rule
-from ami_lifecycle.sweep_actions import DeleteSnapshot, DeregisterImage, DisableImage, MarkSnapshotsRetired
-from ami_lifecycle.sweep_planner import DEFERRED, DEREGISTER, Fleet, SweepPlan, plan_sweep
 from tests.unit.sweep_simulation import apply_plan, ec2_time
 
 HOME = "us-east-1"

@@ -1,4 +1,4 @@
-"""`python -m ami_lifecycle plan --policy policy/policy.yaml`: see cli.py."""
+"""`python -m ami_lifecycle plan --policy policy/policy.yaml`: see cli/plan.py."""
 
 from .cli import main
 

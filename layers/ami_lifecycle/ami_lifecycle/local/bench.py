@@ -22,22 +22,24 @@ import boto3
 from botocore.config import Config
 from moto import mock_aws
 
-from ami_lifecycle import sweep
-from ami_lifecycle.clients import ClientFactory
-from ami_lifecycle.events import parse_ami_state_change
-from ami_lifecycle.fleet import RegionInventory
-from ami_lifecycle.image_available import handle_image_available, metrics
-from ami_lifecycle.launches import AlertTopic, process_launch_batch
-from ami_lifecycle.launches import metrics as launch_metrics
+from ami_lifecycle.act.retire import DeregisterImage, DisableImage
+from ami_lifecycle.aws.alert_topic import AlertTopic
+from ami_lifecycle.aws.clients import ClientFactory
+from ami_lifecycle.aws.usage_table import UsageStore
+from ami_lifecycle.flows import sweep
+from ami_lifecycle.flows.image_available import handle_image_available, metrics
+from ami_lifecycle.flows.launches import metrics as launch_metrics
+from ami_lifecycle.flows.launches import process_launch_batch
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import Call, CallRecorder, record_calls
 from ami_lifecycle.local.fleet_seed import USAGE_TABLE, FleetShape, SeededFleet, build_fleet
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, sqs_event
 from ami_lifecycle.local.seed import register_ami
+from ami_lifecycle.model.events import parse_ami_state_change
+from ami_lifecycle.model.inventory import Fleet, RegionInventory
+from ami_lifecycle.model.plan import DEFERRED, DEREGISTER, SweepPlan
+from ami_lifecycle.plan.sweep import plan_sweep
 from ami_lifecycle.policy import Policy, parse_policy
-from ami_lifecycle.sweep_actions import DeregisterImage, DisableImage
-from ami_lifecycle.sweep_planner import DEFERRED, DEREGISTER, Fleet, SweepPlan, plan_sweep
-from ami_lifecycle.usage import UsageStore
 
 HOME = "us-east-1"
 DR_POOL = ["us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ca-central-1",
@@ -238,7 +240,7 @@ class SweepRun:
 @contextlib.contextmanager
 def _measured(run: SweepRun, recorder: CallRecorder) -> Iterator[None]:
     """Wrap the flow's read, plan and apply functions for the duration of one run_sweep."""
-    originals = sweep.read_fleet, sweep.plan_sweep, sweep._apply_region
+    originals = sweep.read_fleet, sweep.plan_sweep, sweep.apply_plan
     spans: list[tuple[float, float]] = []
 
     def read_fleet(*args: Any) -> Fleet:
@@ -254,18 +256,18 @@ def _measured(run: SweepRun, recorder: CallRecorder) -> Iterator[None]:
         run.plan_cpu = time.process_time() - start
         return run.plan
 
-    def apply_region(*args: Any) -> Any:
+    def apply_plan(*args: Any) -> Any:
         start = time.perf_counter()
         try:
             return originals[2](*args)
         finally:
             spans.append((start, time.perf_counter()))
 
-    sweep.read_fleet, sweep.plan_sweep, sweep._apply_region = read_fleet, plan, apply_region  # type: ignore[assignment]
+    sweep.read_fleet, sweep.plan_sweep, sweep.apply_plan = read_fleet, plan, apply_plan  # type: ignore[assignment]
     try:
         yield
     finally:
-        sweep.read_fleet, sweep.plan_sweep, sweep._apply_region = originals  # type: ignore[assignment]
+        sweep.read_fleet, sweep.plan_sweep, sweep.apply_plan = originals  # type: ignore[assignment]
         if spans:
             run.apply_seconds = max(end for _, end in spans) - min(start for start, _ in spans)
 

@@ -32,10 +32,11 @@ from urllib.parse import urlparse
 import boto3
 from moto.server import ThreadedMotoServer
 
-from ..clients import ClientFactory
-from ..images import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, propagated, tags_of
+from ami_lifecycle.aws.clients import ClientFactory
+from ami_lifecycle.aws.usage_table import USAGE_TABLE_ENV, LaunchRecord, UsageStore
+from ami_lifecycle.model.image import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, propagated, tags_of
+
 from ..policy import POLICY_FILE_ENV
-from ..usage import USAGE_TABLE_ENV, LaunchRecord, UsageStore
 from . import fidelity
 from .eventbus import LocalEventBus
 from .invoke import DEFAULT_ACCOUNT_ID, LocalLambdaContext, sqs_event
@@ -1696,13 +1697,13 @@ def run(aws: LocalAws, workdir: Path) -> int:
     resources = create_launch_resources(aws)
     # Imported here, not at the top: Powertools reads its settings from the environment set above (a child
     # Logger made earlier would belong to no service and print plain text).
+    from ami_lifecycle.aws.alert_topic import LAUNCH_ALERTS_TOPIC_ENV
+    from ami_lifecycle.flows.sweep import DRY_RUN_ENV
     from functions.image_available import image_available_handler
     from functions.launch_tracking import launch_tracking_handler
     from functions.sweep import sweep_handler
 
     from ..cli import main as plan_command
-    from ..launches import LAUNCH_ALERTS_TOPIC_ENV
-    from ..sweep import DRY_RUN_ENV
 
     # As the template's Environment sets them; local_aws() restores the environment afterwards.
     os.environ[USAGE_TABLE_ENV] = resources.table

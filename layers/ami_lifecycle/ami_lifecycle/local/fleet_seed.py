@@ -29,10 +29,11 @@ from moto.ec2.models.amis import Ami
 from moto.ec2.models.elastic_block_store import Snapshot, Volume
 from moto.ec2.utils import random_ami_id, random_snapshot_id, random_volume_id
 
-from ..images import PROTECTED_TAG, RETIRED_TAG, Image, lineage_tags
-from ..planner import desired_copy, desired_source, protection_digest
+from ami_lifecycle.aws.usage_table import RECORD_LIFETIME
+from ami_lifecycle.model.image import PROTECTED_TAG, RETIRED_TAG, Image, lineage_tags
+from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_digest
+
 from ..policy import Policy, Retention, Rule
-from ..usage import RECORD_LIFETIME
 from .seed import create_usage_table
 
 MANAGED_TAG = "ami-lifecycle:managed"

@@ -8,7 +8,7 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 
-from ..images import tag_list
+from ami_lifecycle.model.image import tag_list
 
 
 def register_ami(

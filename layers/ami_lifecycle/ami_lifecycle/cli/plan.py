@@ -16,10 +16,11 @@ from typing import TextIO
 
 import boto3
 
-from .clients import ClientFactory
-from .policy import PolicyError, load_policy
-from .sweep import read_fleet, usage_reader
-from .sweep_planner import ImageDecision, SweepPlan, plan_sweep
+from ..aws.clients import ClientFactory
+from ..model.plan import ImageDecision, SweepPlan
+from ..plan.sweep import plan_sweep
+from ..policy import PolicyError, load_policy
+from ..read.fleet import read_fleet, usage_reader
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 

@@ -1,7 +1,8 @@
 """The "image available" flow: protect a new managed AMI in every DR region, or finish a DR copy.
 
-Reconciles rather than reacts: the scope is one image (a source and its copies, or one copy); every run
-reads the live state of that scope and applies only what is missing, so a repeated event changes nothing.
+Reconciles rather than reacts: the scope is one image (a source and its copies, or one copy). The flow reads
+that scope (the region read, narrowed), plans (pure), and applies with the one executor, so a repeated event
+changes nothing and a redelivered one finishes what an earlier one could not.
 """
 
 from __future__ import annotations
@@ -12,16 +13,44 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .clients import ClientFactory
-from .events import AmiStateChangeEvent
-from .executor import RegionOutcome, apply_actions, run_regions
-from .images import Image
-from .inventory import describe_image, find_copies, read_image_state
-from .planner import DesiredImage, desired_copy, desired_source, plan_copy, plan_finish
-from .policy import DrRegion, Match, Policy
+from ..act.executor import RegionResult, apply_plan
+from ..aws.clients import ClientFactory, error_code, is_transient
+from ..model.events import AmiStateChangeEvent
+from ..model.image import Image
+from ..model.inventory import IMAGES, RegionInventory
+from ..plan.image_available import RegionStep, plan_copy_finish, plan_source
+from ..policy import Match, Policy
+from ..read.region import Scope, read_region, read_regions
 
 logger = Logger(child=True)
 metrics = Metrics()
+
+
+@dataclass
+class RegionOutcome:
+    """What happened in one region. `changes` lists what was applied, even when a later step failed."""
+
+    region: str
+    image_id: str | None = None
+    status: str = "up-to-date"
+    note: str = ""
+    changes: list[str] = field(default_factory=list)
+    error: str | None = None
+    transient: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"region": self.region, "image_id": self.image_id, "status": self.status}
+        if self.note:
+            data["note"] = self.note
+        if self.changes:
+            data["changes"] = self.changes
+        if self.error:
+            data |= {"error": self.error, "transient": self.transient}
+        return data
 
 
 @dataclass
@@ -70,7 +99,7 @@ def handle_image_available(
     if region != policy.home_region and policy.dr_region(region) is None:
         return _skip(image_id, region, "region is neither the home region nor a DR region", log)
 
-    image = describe_image(clients.ec2(region), region, image_id)
+    image = _read_image(clients, region, image_id)
     if image is None:
         return _skip(image_id, region, "image not found (deregistered, or never existed)", log, warn=True)
     if image.owner_id != account_id:
@@ -97,6 +126,14 @@ def handle_image_available(
     return outcome
 
 
+def _read_image(clients: ClientFactory, region: str, image_id: str) -> Image | None:
+    """The event's image, or None if EC2 does not know it; a failed read raises, so the event is retried."""
+    inventory = read_region(clients, region, Scope(image_ids=(image_id,)))
+    if not inventory.readable:
+        raise inventory.errors[IMAGES]
+    return inventory.images.get(image_id)
+
+
 def _protect_source(source: Image, policy: Policy, clients: ClientFactory) -> Outcome:
     match = policy.match(source.name, source.tags, source.creation_date)
     if match is None:
@@ -106,35 +143,12 @@ def _protect_source(source: Image, policy: Policy, clients: ClientFactory) -> Ou
             "not selected by any managed_images rule",
             {"image_id": source.image_id, "region": source.region, "image_name": source.name},
         )
-
-    def home(outcome: RegionOutcome) -> None:
-        outcome.image_id = source.image_id
-        _finish(clients.ec2(source.region), source, desired_source(source, match, policy), outcome)
-
-    jobs = {source.region: home}
-    for dr in policy.dr_regions_for(match.rule):
-        jobs[dr.region] = _copy_job(source, match, dr, policy, clients)
-    return _run(source, "protected", match, jobs)
-
-
-def _copy_job(source: Image, match: Match, dr: DrRegion, policy: Policy, clients: ClientFactory) -> Any:
-    def job(outcome: RegionOutcome) -> None:
-        ec2 = clients.ec2(dr.region)
-        decision = plan_copy(source, match, dr, find_copies(ec2, dr.region, source.image_id), policy)
-        outcome.note = decision.note
-        if decision.action:
-            outcome.status = "copy-started"
-            outcome.image_id = apply_actions(ec2, [decision.action], outcome)
-        elif decision.existing is None:
-            outcome.status = "copy-failed"
-            outcome.error = decision.note
-        elif decision.existing.state != "available":
-            outcome.status, outcome.image_id = "copy-pending", decision.existing.image_id
-        else:
-            outcome.image_id = decision.existing.image_id
-            _finish(ec2, decision.existing, desired_copy(source, match, policy), outcome)
-
-    return job
+    scopes = {dr.region: Scope(copies_of=source.image_id) for dr in policy.dr_regions_for(match.rule)}
+    inventories = read_regions(clients, scopes)
+    copies = {region: list(i.images.values()) for region, i in inventories.items() if i.readable}
+    steps = plan_source(source, match, policy, copies)
+    unread = [_unread_outcome(i) for i in inventories.values() if not i.readable]
+    return _apply(source, "protected", match, steps, clients, unread, list(scopes))
 
 
 def _finish_copy(copy: Image, lineage: tuple[str, str], policy: Policy, clients: ClientFactory) -> Outcome:
@@ -142,7 +156,7 @@ def _finish_copy(copy: Image, lineage: tuple[str, str], policy: Policy, clients:
     log = {"image_id": copy.image_id, "region": copy.region, "source_image_id": source_id}
     if source_region != policy.home_region:
         return _skip(copy.image_id, copy.region, f"source region {source_region} is not the home region", log)
-    source = describe_image(clients.ec2(source_region), source_region, source_id)
+    source = _read_image(clients, source_region, source_id)
     if source is None:
         return _skip(copy.image_id, copy.region, f"source {source_id} no longer exists", log, warn=True)
     match = policy.match(source.name, source.tags, source.creation_date)
@@ -150,26 +164,49 @@ def _finish_copy(copy: Image, lineage: tuple[str, str], policy: Policy, clients:
         return _skip(copy.image_id, copy.region, f"source {source_id} is no longer managed", log, warn=True)
     if copy.region not in {r.region for r in policy.dr_regions_for(match.rule)}:
         return _skip(copy.image_id, copy.region, f"{copy.region} is not a DR region of rule {match.rule.name}", log)
-
-    def job(outcome: RegionOutcome) -> None:
-        outcome.image_id = copy.image_id
-        _finish(clients.ec2(copy.region), copy, desired_copy(source, match, policy), outcome)
-
-    return _run(copy, "finished", match, {copy.region: job})
+    return _apply(copy, "finished", match, [plan_copy_finish(copy, source, match, policy)], clients, [], [])
 
 
-def _run(image: Image, status: str, match: Match, jobs: dict[str, Any]) -> Outcome:
-    regions = run_regions(jobs)
+def _apply(
+    image: Image,
+    status: str,
+    match: Match,
+    steps: list[RegionStep],
+    clients: ClientFactory,
+    unread: list[RegionOutcome],
+    order_after: list[str],
+) -> Outcome:
+    results = apply_plan(clients, {step.region: step.actions for step in steps})
+    regions = [_region_outcome(step, results.get(step.region)) for step in steps] + unread
+    order = [image.region, *order_after]
+    regions.sort(key=lambda r: order.index(r.region) if r.region in order else len(order))
     if any(r.failed for r in regions):
         status = "incomplete"
     return Outcome(image.image_id, image.region, status, family=match.family, version=match.version, regions=regions)
 
 
-def _finish(ec2: Any, image: Image, desired: DesiredImage, outcome: RegionOutcome) -> None:
-    actions = plan_finish(image, read_image_state(ec2, image, desired.sharing), desired)
-    apply_actions(ec2, actions, outcome)
-    if actions:
+def _region_outcome(step: RegionStep, result: RegionResult | None) -> RegionOutcome:
+    outcome = RegionOutcome(step.region, step.image_id, step.status, step.note, error=step.error)
+    if result is None:
+        return outcome
+    outcome.changes = result.changes
+    if result.created_ids:
+        outcome.image_id = result.created_ids[0]
+    if result.error is not None:
+        outcome.status, outcome.error, outcome.transient = "failed", result.error, result.transient
+        extra = {"region": step.region, "image_id": outcome.image_id, "error": result.error, "applied": result.changes}
+        logger.error("region failed", extra=extra)
+    elif result.changed and step.status == "up-to-date":
         outcome.status = "updated"
+    return outcome
+
+
+def _unread_outcome(inventory: RegionInventory) -> RegionOutcome:
+    error = inventory.errors[IMAGES]
+    outcome = RegionOutcome(inventory.region, status="failed", error=f"{error_code(error)}: {error}")
+    outcome.transient = is_transient(error)
+    logger.error("region failed", extra={"region": inventory.region, "error": outcome.error, "applied": []})
+    return outcome
 
 
 def _skip(image_id: str, region: str, reason: str, log: dict[str, Any], warn: bool = False) -> Outcome:

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .policy import REGION_PATTERN
+from ..policy import REGION_PATTERN
 
 IMAGE_ID_PATTERN = r"^ami-[0-9a-f]{8,17}$"
 INSTANCE_ID_PATTERN = r"^i-[0-9a-f]{8,17}$"

@@ -1,29 +1,13 @@
-"""The writes the product makes, one small class each.
-
-An action says what it does (`describe`), which IAM actions applying it needs (`permissions`, read by the
-template test), and applies itself to an EC2 client of its region. The planner creates them; the executor
-applies them.
-"""
+"""Writes that protect an image: the DR copy, tags on the image and its snapshots, launch and volume permissions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .images import tag_list
-
-
-@dataclass(frozen=True)
-class Action:
-    region: str
-    permissions: ClassVar[tuple[str, ...]] = ()
-
-    def apply(self, ec2: Any) -> str | None:
-        """Make the change; return the id of a created resource, if any."""
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        raise NotImplementedError
+from ..aws.clients import ClientFactory
+from ..model.image import tag_list
+from .base import Action, Applied
 
 
 @dataclass(frozen=True)
@@ -50,7 +34,7 @@ class CopyImage(Action):
         "kms:ReEncryptTo",
     )
 
-    def apply(self, ec2: Any) -> str | None:
+    def apply(self, clients: ClientFactory) -> Applied:
         params: dict[str, Any] = {
             "SourceImageId": self.source_image_id,
             "SourceRegion": self.source_region,
@@ -64,7 +48,8 @@ class CopyImage(Action):
         }
         if self.kms_key_id:
             params |= {"Encrypted": True, "KmsKeyId": self.kms_key_id}
-        return str(ec2.copy_image(**params)["ImageId"])
+        image_id = str(clients.ec2(self.region).copy_image(**params)["ImageId"])
+        return Applied(note=f" -> {image_id}", created_id=image_id)
 
     def describe(self) -> str:
         key = f", encrypted with {self.kms_key_id}" if self.kms_key_id else ""
@@ -80,9 +65,9 @@ class TagResources(Action):
 
     permissions = ("ec2:CreateTags",)
 
-    def apply(self, ec2: Any) -> str | None:
-        ec2.create_tags(Resources=list(self.resource_ids), Tags=tag_list(self.tags))
-        return None
+    def apply(self, clients: ClientFactory) -> Applied:
+        clients.ec2(self.region).create_tags(Resources=list(self.resource_ids), Tags=tag_list(self.tags))
+        return Applied()
 
     def describe(self) -> str:
         return f"tag {', '.join(self.resource_ids)} with {', '.join(sorted(self.tags))}"
@@ -97,12 +82,12 @@ class AddLaunchPermissions(Action):
 
     permissions = ("ec2:ModifyImageAttribute",)
 
-    def apply(self, ec2: Any) -> str | None:
-        ec2.modify_image_attribute(
+    def apply(self, clients: ClientFactory) -> Applied:
+        clients.ec2(self.region).modify_image_attribute(
             ImageId=self.image_id,
             LaunchPermission={"Add": [{k: v} for k, v in self.launch_permissions]},
         )
-        return None
+        return Applied()
 
     def describe(self) -> str:
         return f"share {self.image_id} with {', '.join(v for _, v in self.launch_permissions)}"
@@ -117,17 +102,14 @@ class AddSnapshotVolumePermissions(Action):
 
     permissions = ("ec2:ModifySnapshotAttribute",)
 
-    def apply(self, ec2: Any) -> str | None:
-        ec2.modify_snapshot_attribute(
+    def apply(self, clients: ClientFactory) -> Applied:
+        clients.ec2(self.region).modify_snapshot_attribute(
             SnapshotId=self.snapshot_id,
             Attribute="createVolumePermission",
             OperationType="add",
             UserIds=list(self.account_ids),
         )
-        return None
+        return Applied()
 
     def describe(self) -> str:
         return f"allow {', '.join(self.account_ids)} to create volumes from {self.snapshot_id}"
-
-
-ACTIONS: tuple[type[Action], ...] = (CopyImage, TagResources, AddLaunchPermissions, AddSnapshotVolumePermissions)

@@ -6,16 +6,12 @@ typo fails loudly instead of silently turning a feature off.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 POLICY_FILE_ENV = "POLICY_FILE"
 
@@ -312,45 +308,3 @@ def _resolve(source: ValueSource, tags: dict[str, str], groups: dict[str, str | 
     if source.tag is not None:
         return tags.get(source.tag) or None
     return groups.get(source.name_group or "") or None
-
-
-def parse_policy(document: str, origin: str = "policy") -> Policy:
-    """Validate a YAML policy document; PolicyError names the first bad field."""
-    try:
-        data = yaml.safe_load(document)
-    except yaml.YAMLError as e:
-        raise PolicyError(f"{origin}: not valid YAML: {e}") from e
-    if not isinstance(data, dict):
-        raise PolicyError(f"{origin}: the document must be a mapping, got {type(data).__name__}")
-    try:
-        return Policy.model_validate(data)
-    except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(document)'}: {err['msg']}" for err in e.errors()
-        )
-        raise PolicyError(f"{origin}: invalid policy: {problems}") from e
-
-
-@lru_cache(maxsize=4)
-def _load(path: str, mtime_ns: int) -> Policy:
-    return parse_policy(Path(path).read_text(encoding="utf-8"), origin=path)
-
-
-def load_policy(path: str | None = None) -> Policy:
-    """Load the policy named by POLICY_FILE (cached while the file is unchanged)."""
-    path = path or os.environ.get(POLICY_FILE_ENV)
-    if not path:
-        raise PolicyError(f"no policy: set {POLICY_FILE_ENV} to the path of the policy document")
-    try:
-        mtime = os.stat(path).st_mtime_ns
-    except OSError as e:
-        raise PolicyError(f"{path}: cannot read the policy document: {e.strerror}") from e
-    return _load(path, mtime)
-
-
-def json_schema() -> dict[str, object]:
-    """The policy document's JSON Schema (published as schema/policy.schema.json for editors and CI)."""
-    schema = Policy.model_json_schema(mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "AMI lifecycle policy"
-    return schema

@@ -1,27 +1,17 @@
-"""Pure decisions for a new or newly copied AMI: live state + policy in, actions out. No I/O here."""
+"""Pure rules that protect an image: what finishing it adds, and whether a DR region needs a copy. No I/O."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 
-from .actions import Action, AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
-from .images import PROTECTED_TAG, Image, copy_client_token, lineage_tags, propagated
-from .inventory import ImageState
-from .policy import DrRegion, Match, Policy, Sharing
+from ..act.protect import Action, AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
+from ..model.image import PROTECTED_TAG, Image, copy_client_token
+from ..model.inventory import ImageState
+from ..policy import DrRegion, Match, Policy, Sharing
+from .desired import DesiredImage, desired_copy, protection_digest
 
 # A copy that failed this often is not retried by events; the operator looks at why.
 MAX_COPY_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class DesiredImage:
-    """The tags and permissions an image and its snapshots should carry."""
-
-    image_tags: dict[str, str]
-    snapshot_tags: dict[str, str]
-    sharing: Sharing
 
 
 @dataclass(frozen=True)
@@ -29,28 +19,6 @@ class CopyDecision:
     action: CopyImage | None
     existing: Image | None  # the copy to finish or wait for
     note: str
-
-
-def desired_source(source: Image, match: Match, policy: Policy) -> DesiredImage:
-    image_tags = lineage_tags(match.family, match.version)
-    snapshot_tags = policy.tags_for(match.rule).to_snapshots.apply(propagated(source.tags)) | image_tags
-    return DesiredImage(image_tags, snapshot_tags, policy.sharing_for(match.rule))
-
-
-def desired_copy(source: Image, match: Match, policy: Policy) -> DesiredImage:
-    propagation = policy.tags_for(match.rule)
-    lineage = lineage_tags(match.family, match.version, source)
-    image_tags = propagation.to_copies.apply(propagated(source.tags)) | lineage
-    snapshot_tags = propagation.to_snapshots.apply(image_tags) | lineage
-    return DesiredImage(image_tags, snapshot_tags, policy.sharing_for(match.rule))
-
-
-def protection_digest(desired: DesiredImage) -> str:
-    """A short digest of what protecting an image applies; it changes when the policy asks for more."""
-    document = json.dumps(
-        [desired.image_tags, desired.snapshot_tags, desired.sharing.model_dump(mode="json")], sort_keys=True
-    )
-    return hashlib.sha256(document.encode()).hexdigest()[:16]
 
 
 def plan_finish(image: Image, state: ImageState, desired: DesiredImage) -> list[Action]:

@@ -1,4 +1,4 @@
-"""The sweep's writes, one small class each, like `actions`: finish protection, deprecate, disable, deregister."""
+"""Writes that retire an image: deprecate, disable, mark its snapshots, deregister, delete what it left behind."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .actions import Action, AddLaunchPermissions, AddSnapshotVolumePermissions, TagResources
-from .clients import error_code
-from .images import RETIRED_TAG, Image, tag_list
-from .inventory import read_image_state
-from .planner import DesiredImage, plan_finish
+from ..aws.clients import ClientFactory, error_code
+from ..model.image import RETIRED_TAG, tag_list
+from .base import Action, Applied
 
 # DeregisterImage refuses DeleteAssociatedSnapshots where the API does not know it yet (e.g. some partitions).
 _FLAG_REFUSED = frozenset(
@@ -22,41 +20,15 @@ _SNAPSHOT_GONE = frozenset({"InvalidSnapshot.NotFound"})
 
 
 @dataclass(frozen=True)
-class FinishImage(Action):
-    """Finish protecting an image an event missed: read its permissions, then add what is missing."""
-
-    image: Image
-    desired: DesiredImage = field(compare=False)
-
-    permissions = (
-        "ec2:DescribeSnapshots",
-        "ec2:DescribeImageAttribute",
-        "ec2:DescribeSnapshotAttribute",
-        *TagResources.permissions,
-        *AddLaunchPermissions.permissions,
-        *AddSnapshotVolumePermissions.permissions,
-    )
-
-    def apply(self, ec2: Any) -> str | None:
-        actions = plan_finish(self.image, read_image_state(ec2, self.image, self.desired.sharing), self.desired)
-        for action in actions:
-            action.apply(ec2)
-        return "; ".join(a.describe() for a in actions) or None
-
-    def describe(self) -> str:
-        return f"finish protecting {self.image.image_id}"
-
-
-@dataclass(frozen=True)
 class DeprecateImage(Action):
     image_id: str
     deprecate_at: datetime
 
     permissions = ("ec2:EnableImageDeprecation",)
 
-    def apply(self, ec2: Any) -> str | None:
-        ec2.enable_image_deprecation(ImageId=self.image_id, DeprecateAt=self.deprecate_at)
-        return None
+    def apply(self, clients: ClientFactory) -> Applied:
+        clients.ec2(self.region).enable_image_deprecation(ImageId=self.image_id, DeprecateAt=self.deprecate_at)
+        return Applied()
 
     def describe(self) -> str:
         return f"deprecate {self.image_id} at {self.deprecate_at:%Y-%m-%dT%H:%M}Z"
@@ -70,9 +42,9 @@ class DisableImage(Action):
 
     permissions = ("ec2:DisableImage",)
 
-    def apply(self, ec2: Any) -> str | None:
-        ec2.disable_image(ImageId=self.image_id)
-        return None
+    def apply(self, clients: ClientFactory) -> Applied:
+        clients.ec2(self.region).disable_image(ImageId=self.image_id)
+        return Applied()
 
     def describe(self) -> str:
         return f"disable {self.image_id}"
@@ -87,22 +59,15 @@ class MarkSnapshotsRetired(Action):
 
     permissions = ("ec2:CreateTags",)
 
-    def apply(self, ec2: Any) -> str | None:
+    def apply(self, clients: ClientFactory) -> Applied:
+        ec2 = clients.ec2(self.region)
         for start in range(0, len(self.snapshot_ids), 500):  # well within CreateTags' limit per request
             chunk = list(self.snapshot_ids[start : start + 500])
             ec2.create_tags(Resources=chunk, Tags=tag_list({RETIRED_TAG: self.marked_at}))
-        return None
+        return Applied()
 
     def describe(self) -> str:
         return f"mark {len(self.snapshot_ids)} snapshots for deletion"
-
-
-@dataclass(frozen=True)
-class Deregistration:
-    """What DeregisterImage reported for each snapshot: success, skipped, missing-permissions, ..."""
-
-    snapshot_codes: dict[str, str]
-    gib_deleted: int
 
 
 @dataclass(frozen=True)
@@ -117,13 +82,20 @@ class DeregisterImage(Action):
     sizes: dict[str, int] = field(default_factory=dict, compare=False)  # snapshot id -> GiB
 
     permissions = ("ec2:DeregisterImage", "ec2:DeleteSnapshot")
+    requires = (MarkSnapshotsRetired,)
 
-    def apply(self, ec2: Any) -> str | None:
-        result = self.deregister(ec2)
-        left = sorted(f"{s} ({c})" for s, c in result.snapshot_codes.items() if c != "success")
-        return f"{result.gib_deleted} GiB deleted" + (f"; left {', '.join(left)}" if left else "")
+    def apply(self, clients: ClientFactory) -> Applied:
+        codes = self._deregister(clients.ec2(self.region))
+        deleted = [s for s, code in codes.items() if code == "success"]
+        left = {s: c for s, c in codes.items() if c != "success"}
+        return Applied(
+            note=f"; left {left}" if left else "",
+            snapshots_deleted=len(deleted),
+            gib_reclaimed=sum(self.sizes.get(s, 0) for s in deleted),
+        )
 
-    def deregister(self, ec2: Any) -> Deregistration:
+    def _deregister(self, ec2: Any) -> dict[str, str]:
+        """DeregisterImage's code for each snapshot: success, skipped, missing-permissions, ..."""
         try:
             response = ec2.deregister_image(ImageId=self.image_id, DeleteAssociatedSnapshots=True)
             codes = {r["SnapshotId"]: r["ReturnCode"] for r in response.get("DeleteSnapshotResults", [])}
@@ -132,7 +104,7 @@ class DeregisterImage(Action):
                 raise
             ec2.deregister_image(ImageId=self.image_id)
             codes = {s: _delete_snapshot(ec2, s) for s in self.snapshot_ids}
-        return Deregistration(codes, sum(self.sizes.get(s, 0) for s, c in codes.items() if c == "success"))
+        return codes
 
     def describe(self) -> str:
         return f"deregister {self.image_id} and delete {len(self.snapshot_ids)} snapshots"
@@ -146,16 +118,15 @@ class DeleteSnapshot(Action):
     size_gib: int = 0
 
     permissions = ("ec2:DeleteSnapshot",)
+    requires = (MarkSnapshotsRetired,)
 
-    def apply(self, ec2: Any) -> str | None:
-        return None if self.delete(ec2) else "already deleted"
-
-    def delete(self, ec2: Any) -> bool:
-        """True if this call deleted it, False if it was gone already; raises if it is still there."""
-        code = _delete_snapshot(ec2, self.snapshot_id)
-        if code not in ("success", "missing"):
+    def apply(self, clients: ClientFactory) -> Applied:
+        code = _delete_snapshot(clients.ec2(self.region), self.snapshot_id)
+        if code == "missing":
+            return Applied(note=" (already deleted)", changed=False)
+        if code != "success":
             raise RuntimeError(f"{self.snapshot_id} not deleted: {code}")
-        return code == "success"
+        return Applied(snapshots_deleted=1, gib_reclaimed=self.size_gib)
 
     def describe(self) -> str:
         return f"delete orphaned snapshot {self.snapshot_id} ({self.size_gib} GiB)"
@@ -175,13 +146,3 @@ def _delete_snapshot(ec2: Any, snapshot_id: str) -> str:
             return "missing-permissions"
         raise
     return "success"
-
-
-SWEEP_ACTIONS: tuple[type[Action], ...] = (
-    FinishImage,
-    DeprecateImage,
-    DisableImage,
-    MarkSnapshotsRetired,
-    DeregisterImage,
-    DeleteSnapshot,
-)

@@ -1,0 +1,27 @@
+"""Which actions each function applies; the template tests compare their permissions with `template.yaml`."""
+
+from __future__ import annotations
+
+from .base import Action
+from .finish import FinishImage
+from .launches import PublishAlert, RecordLaunch
+from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
+from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+
+IMAGE_AVAILABLE_ACTIONS: tuple[type[Action], ...] = (
+    CopyImage,
+    FinishImage,
+    TagResources,
+    AddLaunchPermissions,
+    AddSnapshotVolumePermissions,
+)
+LAUNCH_ACTIONS: tuple[type[Action], ...] = (RecordLaunch, TagResources, PublishAlert)
+SWEEP_ACTIONS: tuple[type[Action], ...] = (
+    CopyImage,
+    FinishImage,
+    DeprecateImage,
+    DisableImage,
+    MarkSnapshotsRetired,
+    DeregisterImage,
+    DeleteSnapshot,
+)

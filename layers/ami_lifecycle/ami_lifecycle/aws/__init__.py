@@ -1,0 +1,1 @@
+"""AWS access: clients per region, error classification, and the product's own stores."""

@@ -1,0 +1,133 @@
+"""The scheduled sweep: read every region, plan, and (unless this is a dry run) apply the plan.
+
+Regions are read concurrently and applied concurrently; a region that fails is reported and the others
+finish. Nothing is raised for a region failure: the next tick reconciles again, and the metrics alarm.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..act.executor import RegionResult, apply_plan
+from ..act.finish import FinishImage
+from ..act.protect import CopyImage
+from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
+from ..aws.clients import ClientFactory
+from ..model.plan import SweepPlan
+from ..plan.sweep import plan_sweep
+from ..policy import Policy
+from ..read.fleet import LaunchReader, read_fleet
+
+logger = Logger(child=True)
+metrics = Metrics()
+
+DRY_RUN_ENV = "SWEEP_DRY_RUN"
+
+
+class SweepRequest(BaseModel):
+    """The schedule's input. It can ask for a dry run, never for the opposite."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = Field(default=False, description="Plan only, whatever the configuration says.")
+
+
+class SweepConfigurationError(ValueError):
+    """The deployment's settings for the sweep are unusable."""
+
+
+def dry_run_setting(policy: Policy, request: SweepRequest) -> bool:
+    """Dry run unless every switch says otherwise: the deployment (default on), the policy and the request."""
+    value = os.environ.get(DRY_RUN_ENV, "true").strip().lower()
+    if value not in ("true", "false"):
+        raise SweepConfigurationError(f"{DRY_RUN_ENV} must be true or false, not {value!r}")
+    return value == "true" or policy.sweep.dry_run or request.dry_run
+
+
+@dataclass
+class SweepReport:
+    plan: SweepPlan
+    dry_run: bool
+    results: dict[str, RegionResult] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> int:
+        return sum(len(r.failures) for r in self.results.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "plan": self.plan.summary(),
+            "regions": {region: result.as_dict() for region, result in self.results.items()},
+        }
+
+
+def run_sweep(
+    policy: Policy,
+    clients: ClientFactory,
+    now: datetime,
+    dry_run: bool,
+    launches: LaunchReader | None,
+) -> SweepReport:
+    """Read every region and the launch records, plan, and apply the plan unless this is a dry run."""
+    fleet = read_fleet(policy, clients, now, launches)
+    plan = plan_sweep(fleet, policy, now)
+    report = SweepReport(plan, dry_run)
+    logger.info("sweep planned", extra={"dry_run": dry_run, **plan.summary()})
+    for region_plan in plan.regions.values():
+        for decision in region_plan.decisions:
+            if decision.status != "keep" or decision.protections:
+                logger.info(
+                    f"{decision.status}: {decision.image_id}",
+                    extra={"region": decision.region, "image_id": decision.image_id, "reason": decision.reason},
+                )
+    if not dry_run:
+        report.results = apply_plan(clients, {region: p.actions for region, p in plan.regions.items()})
+    _record_metrics(report)
+    return report
+
+
+_APPLIED_METRICS = {
+    CopyImage.__name__: "CopiesStarted",
+    FinishImage.__name__: "ImagesFinished",
+    DeprecateImage.__name__: "AmisDeprecated",
+    DisableImage.__name__: "AmisDisabled",
+    DeregisterImage.__name__: "AmisDeregistered",
+}
+
+
+def _record_metrics(report: SweepReport) -> None:
+    plan = report.plan
+    protected: Counter[str] = Counter(
+        p.kind for region in plan.regions.values() for d in region.decisions for p in d.protections
+    )
+    for kind, count in sorted(protected.items()):
+        with single_metric(name="AmisProtected", unit=MetricUnit.Count, value=count) as metric:
+            metric.add_dimension(name="Reason", value=kind)
+    blocked = sum(1 for p in plan.regions.values() if p.blocked)
+    metrics.add_metric(name="RegionsBlocked", unit=MetricUnit.Count, value=blocked)
+    deferred = sum(p.count("deferred") for p in plan.regions.values())
+    metrics.add_metric(name="DeregistrationsDeferred", unit=MetricUnit.Count, value=deferred)
+    if report.dry_run:
+        planned = Counter(type(a).__name__ for a in plan.actions)
+        for name, metric in _APPLIED_METRICS.items():
+            metrics.add_metric(name=f"Planned{metric}", unit=MetricUnit.Count, value=planned[name])
+        return
+    applied: Counter[str] = sum((r.applied for r in report.results.values()), Counter())
+    for name, metric in _APPLIED_METRICS.items():
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=applied[name])
+    metrics.add_metric(
+        name="SnapshotsDeleted", unit=MetricUnit.Count, value=sum(r.snapshots_deleted for r in report.results.values())
+    )
+    metrics.add_metric(
+        name="GiBReclaimed", unit=MetricUnit.Gigabytes, value=sum(r.gib_reclaimed for r in report.results.values())
+    )
+    metrics.add_metric(name="SweepFailures", unit=MetricUnit.Count, value=report.failures)

@@ -1,0 +1,84 @@
+"""What a read found: a region's images, snapshots and references, and the fleet of every region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .image import Image
+
+# In-use sources of a region; a source that could not be read blocks removal there.
+IMAGES, SNAPSHOTS, INSTANCES = "images", "snapshots", "instances"
+LAUNCH_TEMPLATES, AUTO_SCALING_GROUPS, LAUNCH_CONFIGURATIONS = (
+    "launch templates",
+    "Auto Scaling groups",
+    "launch configurations",
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    snapshot_id: str
+    size_gib: int
+    state: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Something that launches or may launch instances from an AMI."""
+
+    kind: str  # instance | launch-template | auto-scaling-group | launch-configuration
+    resource: str  # what it is, readable: "i-0abc (running)", "lt-0abc version 3", ...
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.resource}"
+
+
+@dataclass
+class RegionInventory:
+    """One region as a read saw it. `unread` names the sources that could not be read."""
+
+    region: str
+    images: dict[str, Image] = field(default_factory=dict)
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    references: dict[str, list[Reference]] = field(default_factory=dict)
+    unread: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, BaseException] = field(default_factory=dict, compare=False, repr=False)  # by source
+
+    @property
+    def readable(self) -> bool:
+        """False when the region's own images could not be listed: nothing is known about it."""
+        return IMAGES not in self.unread
+
+    def refer(self, image_id: str | None, reference: Reference) -> None:
+        if image_id:
+            self.references.setdefault(image_id, []).append(reference)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What the sweep read: each region's inventory and the product's launch records."""
+
+    home_region: str
+    regions: dict[str, RegionInventory]
+    launches: dict[str, datetime] | None  # image id -> last recorded launch; None when unreadable
+    launches_error: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageState:
+    """What is already set on an image: its snapshots' tags, launch and snapshot permissions."""
+
+    snapshot_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    launch_permissions: frozenset[tuple[str, str]] = frozenset()
+    snapshot_accounts: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    image_id: str
+    state: str
+    launch_time: datetime
+    tags: dict[str, str]

@@ -1,0 +1,85 @@
+"""Plans and their reasons: what happens to every image in a run, and why."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..act.base import Action
+
+# Images in these states take part; pending, failed and error images are left alone.
+RETIREABLE_STATES = frozenset({"available", "disabled"})
+
+# Decision statuses, in the order an image moves through them.
+KEEP, RETIRING, DEPRECATE, DISABLE, DEREGISTER, DEFERRED, BLOCKED = (
+    "keep",
+    "retiring",
+    "deprecate",
+    "disable",
+    "deregister",
+    "deferred",
+    "blocked",
+)
+
+
+@dataclass(frozen=True)
+class Protection:
+    """Why an image must not be disabled or deregistered. `kind` names the reason in metrics."""
+
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+@dataclass(frozen=True)
+class ImageDecision:
+    region: str
+    image_id: str
+    name: str
+    family: str
+    version: str
+    created: str
+    status: str
+    reason: str
+    protections: tuple[Protection, ...] = ()
+
+
+@dataclass
+class RegionPlan:
+    region: str
+    decisions: list[ImageDecision] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    blocked: str | None = None  # why nothing is disabled or deregistered here this run
+    unmanaged: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(d.status == status for d in self.decisions)
+
+
+@dataclass
+class SweepPlan:
+    now: datetime
+    regions: dict[str, RegionPlan]
+
+    @property
+    def actions(self) -> list[Action]:
+        return [a for plan in self.regions.values() for a in plan.actions]
+
+    def summary(self) -> dict[str, Any]:
+        counts: dict[str, int] = defaultdict(int)
+        for action in self.actions:
+            counts[type(action).__name__] += 1
+        statuses: dict[str, int] = defaultdict(int)
+        for plan in self.regions.values():
+            for decision in plan.decisions:
+                statuses[decision.status] += 1
+        return {
+            "images": dict(sorted(statuses.items())),
+            "actions": dict(sorted(counts.items())),
+            "blocked": {r: p.blocked for r, p in self.regions.items() if p.blocked},
+        }

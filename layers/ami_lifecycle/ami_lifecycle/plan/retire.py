@@ -1,0 +1,221 @@
+"""Retention rules: which versions are kept, when the others are deprecated, disabled and deregistered, and
+what keeps an image in use. Pure: the clock is an argument."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ..model.image import FAMILY_TAG, RETIRED_TAG, Image, parse_time
+from ..model.inventory import Fleet, RegionInventory
+from ..model.plan import (
+    BLOCKED,
+    DEFERRED,
+    DEPRECATE,
+    DEREGISTER,
+    DISABLE,
+    KEEP,
+    RETIREABLE_STATES,
+    RETIRING,
+    Protection,
+    RegionPlan,
+)
+from ..policy import Policy, Retention
+from .families import Member, Version, image_decision, is_source
+
+
+def deprecate_at(target: datetime, now: datetime) -> datetime:
+    """A DeprecateAt EC2 accepts and keeps as given: on a whole minute, and in the future."""
+    earliest = _next_minute(now) + timedelta(minutes=1)
+    return max(_next_minute(target), earliest)
+
+
+
+def plan_family(
+    fleet: Fleet, policy: Policy, versions: list[Version], plans: dict[str, RegionPlan], now: datetime
+) -> None:
+    retention = policy.retention_for(versions[0].match.rule)
+    ranked = sorted((v for v in versions if v.ranked), key=lambda v: (v.created, v.version), reverse=True)
+    for rank, version in enumerate(ranked):
+        kept = version.kept = _kept_because(version, rank, retention, now)
+        target = None if kept else _deprecation_due(version, ranked, rank, retention)
+        # A source deprecated by hand deprecates its copies too, whether or not the version is kept.
+        by_hand = [t for m in version.members if is_source(m) and (t := parse_time(m.image.deprecation_time))]
+        if by_hand:
+            target = min([*by_hand, *([target] if target else [])])
+        source_protections = _source_protections(version, fleet, retention, now)
+        for member in version.members:
+            _plan_image(member, version, kept, target, source_protections, fleet, retention, plans, now)
+    for version in versions:
+        if not version.ranked:
+            for member in version.members:
+                plans[member.image.region].decisions.append(
+                    image_decision(member, version, KEEP, f"{member.image.state}: left alone until it is available")
+                )
+
+
+def _kept_because(version: Version, rank: int, retention: Retention, now: datetime) -> str | None:
+    if rank < retention.keep_latest:
+        return f"newest {retention.keep_latest} of its family (#{rank + 1})"
+    created = parse_time(version.created)
+    if retention.keep_days and created and created > now - timedelta(days=retention.keep_days):
+        return f"younger than {retention.keep_days} days (created {created:%Y-%m-%d})"
+    return None
+
+
+def _deprecation_due(version: Version, ranked: list[Version], rank: int, retention: Retention) -> datetime:
+    """When a version beyond retention is deprecated: deprecate_after_days after the version that pushed it
+    out of the newest N arrived, and not before it is keep_days old."""
+    superseded = parse_time(ranked[rank - retention.keep_latest].created) or datetime.min.replace(tzinfo=UTC)
+    created = parse_time(version.created) or superseded
+    return max(
+        superseded + timedelta(days=retention.deprecate_after_days), created + timedelta(days=retention.keep_days)
+    )
+
+
+def _source_protections(
+    version: Version, fleet: Fleet, retention: Retention, now: datetime
+) -> dict[str, tuple[Protection, ...]]:
+    """Protections of each home source of this version; its copies inherit them (a DR copy of an AMI in
+    production is what recovers that production)."""
+    return {
+        m.image.image_id: _image_protections(m.image, fleet, retention, now) for m in version.members if is_source(m)
+    }
+
+
+def _image_protections(image: Image, fleet: Fleet, retention: Retention, now: datetime) -> tuple[Protection, ...]:
+    inventory = fleet.regions[image.region]
+    protections = [Protection(r.kind, f"used by {r}") for r in inventory.references.get(image.image_id, [])]
+    window = now - timedelta(days=retention.launched_within_days)
+    recorded = (fleet.launches or {}).get(image.image_id)
+    if recorded is not None and recorded >= window:
+        protections.append(Protection("recent-launch", f"launched {recorded:%Y-%m-%d %H:%M} (launch record)"))
+    last_launched = parse_time(image.last_launched_time)
+    if last_launched is not None and last_launched >= window:
+        protections.append(Protection("last-launched", f"lastLaunchedTime {last_launched:%Y-%m-%d %H:%M}"))
+    if retention.keep_tag in image.tags:
+        protections.append(Protection("keep-tag", f"tagged {retention.keep_tag}"))
+    if image.protected_from_deregistration:
+        protections.append(
+            Protection("deregistration-protection", f"deregistration protection {image.deregistration_protection}")
+        )
+    return tuple(protections)
+
+
+def _plan_image(
+    member: Member,
+    version: Version,
+    kept: str | None,
+    target: datetime | None,
+    source_protections: dict[str, tuple[Protection, ...]],
+    fleet: Fleet,
+    retention: Retention,
+    plans: dict[str, RegionPlan],
+    now: datetime,
+) -> None:
+    image, plan = member.image, plans[member.image.region]
+    if image.state not in RETIREABLE_STATES:
+        plan.decisions.append(image_decision(member, version, KEEP, f"{image.state}: left alone until it is available"))
+        return
+    deprecate = None
+    if target is not None and image.state == "available" and FAMILY_TAG in image.tags:
+        when = deprecate_at(target, now)
+        current = parse_time(image.deprecation_time)
+        if current is None or current > when:
+            deprecate = DeprecateImage(image.region, image.image_id, when)
+            plan.actions.append(deprecate)
+
+    if kept:
+        note = f"; deprecated like its source from {deprecate.deprecate_at:%Y-%m-%d %H:%M}" if deprecate else ""
+        plan.decisions.append(image_decision(member, version, DEPRECATE if deprecate else KEEP, kept + note))
+        return
+
+    protections = _image_protections(image, fleet, retention, now)
+    source_id = image.copied_from[0] if image.copied_from else None
+    if source_id and source_protections.get(source_id):
+        kinds = ", ".join(sorted({p.kind for p in source_protections[source_id]}))
+        protections += (Protection("source-in-use", f"kept with its source {source_id} ({kinds})"),)
+
+    deprecated = image.deprecated_at(now)
+    if FAMILY_TAG not in image.tags:
+        status, reason = KEEP, "beyond retention; retires once the product's lineage tags are on it"
+    elif deprecate is not None:
+        status, reason = DEPRECATE, f"beyond retention: deprecated from {deprecate.deprecate_at:%Y-%m-%d %H:%M}"
+    elif deprecated is None and image.state == "disabled":
+        status, reason = KEEP, "beyond retention, but disabled without a deprecation date: deprecate it to retire it"
+    elif deprecated is None:
+        status, reason = RETIRING, f"beyond retention: deprecated from {target:%Y-%m-%d %H:%M}"
+    else:
+        status, reason = _retirement_stage(image, deprecated, retention, now)
+    if status in (DISABLE, DEREGISTER) and protections:
+        status, reason = KEEP, f"{reason}, but " + "; ".join(str(p) for p in protections)
+    elif protections:  # say it now: a dry run should show what will keep the image, long before it is due
+        reason += "; will be kept while " + "; ".join(str(p) for p in protections)
+    if status in (DISABLE, DEREGISTER) and plan.blocked:
+        status, reason = BLOCKED, f"{reason}, but nothing is removed here this run: {plan.blocked}"
+    if status == DISABLE:
+        plan.actions.append(DisableImage(image.region, image.image_id))
+    decision = image_decision(member, version, status, reason, protections)
+    plan.decisions.append(decision)
+
+
+def _retirement_stage(image: Image, deprecated: datetime, retention: Retention, now: datetime) -> tuple[str, str]:
+    since = f"deprecated since {deprecated:%Y-%m-%d}"
+    deregister_from = deprecated + timedelta(days=retention.deregister_after_days)
+    if deregister_from <= now:
+        return DEREGISTER, f"{since}, {retention.deregister_after_days}-day grace period over"
+    disable = retention.disable_after_days
+    if disable is not None and image.state == "available" and deprecated + timedelta(days=disable) <= now:
+        return DISABLE, f"{since}, disabled after {retention.disable_after_days} days"
+    return RETIRING, f"{since}; deregistered from {deregister_from:%Y-%m-%d}"
+
+
+def plan_deregistrations(inventory: RegionInventory, plan: RegionPlan, policy: Policy, now: datetime) -> None:
+    """The oldest due images up to the cap; snapshots that no remaining image maps are marked first, in one call."""
+    due = sorted(
+        (i for i, d in enumerate(plan.decisions) if d.status == DEREGISTER),
+        key=lambda i: (plan.decisions[i].created, plan.decisions[i].image_id),
+    )
+    cap = policy.sweep.max_deregistrations_per_region
+    mapped_by: dict[str, set[str]] = defaultdict(set)
+    for image in inventory.images.values():
+        for snapshot_id in image.snapshot_ids:
+            mapped_by[snapshot_id].add(image.image_id)
+    leaving = {plan.decisions[position].image_id for position in due[:cap]}
+    to_mark: dict[str, None] = {}
+    for rank, position in enumerate(due):
+        decision = plan.decisions[position]
+        if rank >= cap:
+            plan.decisions[position] = replace(
+                decision,
+                status=DEFERRED,
+                reason=f"{decision.reason}; deferred: the cap of {cap} deregistrations per run is reached",
+            )
+            continue
+        image = inventory.images[decision.image_id]
+        # A snapshot shared only among images deregistered in this run goes with the last of them.
+        own = tuple(s for s in image.snapshot_ids if mapped_by[s] <= leaving)
+        to_mark |= dict.fromkeys(own)
+        plan.actions.append(
+            DeregisterImage(image.region, image.image_id, own, {s: image.volume_sizes.get(s, 0) for s in own})
+        )
+    if to_mark:
+        plan.actions.append(MarkSnapshotsRetired(inventory.region, tuple(to_mark), now.strftime("%Y-%m-%dT%H:%M:%SZ")))
+
+
+def plan_orphaned_snapshots(inventory: RegionInventory, plan: RegionPlan) -> None:
+    """Snapshots this product marked before deregistering their AMI, that no AMI uses any more."""
+    if plan.blocked:
+        return
+    mapped = {s for image in inventory.images.values() for s in image.snapshot_ids}
+    for snapshot in inventory.snapshots.values():
+        if RETIRED_TAG in snapshot.tags and snapshot.snapshot_id not in mapped and snapshot.state == "completed":
+            plan.actions.append(DeleteSnapshot(inventory.region, snapshot.snapshot_id, snapshot.size_gib))
+
+
+# ------------------------------------------------------------------------------------------------------------
+def _next_minute(when: datetime) -> datetime:
+    floor = when.replace(second=0, microsecond=0)
+    return floor if floor == when else floor + timedelta(minutes=1)

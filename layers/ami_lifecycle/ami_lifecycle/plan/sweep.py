@@ -1,0 +1,135 @@
+"""The sweep's plan: fleet inventory + policy + clock in, a plan with a reason for everything out. No I/O.
+
+A family's versions are ranked by age across every region. Versions beyond retention are deprecated in every
+region that holds them, optionally disabled after a grace period, and deregistered when they have been
+deprecated long enough, image by image, unless something still uses or protects that image. Deletion fails
+closed: a region whose in-use inventory is incomplete deregisters nothing, and neither does any DR region
+while the home region is incomplete.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from ..act.base import Action
+from ..act.finish import FinishImage
+from ..act.protect import CopyImage
+from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ..model.image import FAMILY_TAG, PROTECTED_TAG, Image, parse_time
+from ..model.inventory import Fleet, RegionInventory
+from ..model.plan import RegionPlan, SweepPlan
+from ..policy import Policy
+from .desired import DesiredImage, desired_copy, desired_source, protection_digest
+from .families import Member, Version, group_versions, is_source
+from .protect import plan_copy
+from .retire import plan_deregistrations, plan_family, plan_orphaned_snapshots
+
+
+def plan_sweep(fleet: Fleet, policy: Policy, now: datetime) -> SweepPlan:
+    """Decide, for every managed image in every region, what happens to it in this run, and why."""
+    now = now.astimezone(UTC)
+    plans = {region: RegionPlan(region) for region in fleet.regions}
+    home = fleet.regions.get(fleet.home_region)
+    if home is None or not home.readable:
+        why = f"home region {fleet.home_region} could not be read: {unread_sources(home)}"
+        for plan in plans.values():
+            plan.blocked = why
+        return SweepPlan(now, plans)
+
+    block_incomplete_regions(fleet, plans)
+    versions = group_versions(fleet, policy, plans)
+    for by_version in versions.values():
+        plan_family(fleet, policy, list(by_version.values()), plans, now)
+    plan_protection(fleet, policy, versions, plans)
+    for region, plan in plans.items():
+        inventory = fleet.regions[region]
+        if inventory.readable:
+            plan_deregistrations(inventory, plan, policy, now)
+            plan_orphaned_snapshots(inventory, plan)
+        plan.actions.sort(key=_execution_order)
+        plan.decisions.sort(key=lambda d: (d.family, d.created, d.version, d.image_id))
+    return SweepPlan(now, plans)
+
+
+def block_incomplete_regions(fleet: Fleet, plans: dict[str, RegionPlan]) -> None:
+    home = fleet.regions[fleet.home_region]
+    for region, inventory in fleet.regions.items():
+        plan = plans[region]
+        if not inventory.readable:
+            plan.blocked = f"could not be read: {unread_sources(inventory)}"
+        elif inventory.unread:
+            plan.blocked = f"in-use inventory incomplete: {unread_sources(inventory)}"
+        elif fleet.launches is None:
+            plan.blocked = f"launch records could not be read: {fleet.launches_error}"
+        elif region != fleet.home_region and home.unread:
+            plan.blocked = f"home region {fleet.home_region} inventory incomplete: {unread_sources(home)}"
+
+
+def plan_protection(
+    fleet: Fleet, policy: Policy, versions: dict[tuple[str, str], dict[str, Version]], plans: dict[str, RegionPlan]
+) -> None:
+    """Protection that an event did not finish, and the missing DR copies of versions within retention."""
+    copies_by_source: dict[tuple[str, str], list[Image]] = defaultdict(list)
+    for region, inventory in fleet.regions.items():
+        for image in inventory.images.values():
+            if image.copied_from:
+                copies_by_source[image.copied_from[0], region].append(image)
+
+    for by_version in versions.values():
+        for version in by_version.values():
+            for member in version.members:
+                image = member.image
+                if image.state != "available":
+                    continue
+                retiring = parse_time(image.deprecation_time) is not None
+                desired = _desired(member, policy)
+                # A retiring image is only finished if it never was: it needs the lineage tags to retire.
+                if image.tags.get(PROTECTED_TAG) != protection_digest(desired) and (
+                    not retiring or FAMILY_TAG not in image.tags
+                ):
+                    plans[image.region].actions.append(FinishImage(image.region, image, desired))
+                if not version.kept or retiring or not is_source(member):
+                    continue
+                for dr in policy.dr_regions_for(member.match.rule):
+                    if dr.region not in fleet.regions or not fleet.regions[dr.region].readable:
+                        continue
+                    copies = copies_by_source.get((image.image_id, dr.region), [])
+                    decision = plan_copy(image, member.match, dr, copies, policy)
+                    if decision.action is not None:
+                        plans[dr.region].actions.append(decision.action)
+
+
+def _desired(member: Member, policy: Policy) -> DesiredImage:
+    if is_source(member):
+        return desired_source(member.image, member.match, policy)
+    return desired_copy(member.source or _lost_source(member), member.match, policy)
+
+
+def _lost_source(member: Member) -> Image:
+    """A copy whose source is gone keeps the lineage it has; an Image that stands in for the source."""
+    source_id, source_region = member.image.copied_from or ("", "")
+    return Image(
+        source_id,
+        source_region,
+        member.image.owner_id,
+        member.image.name,
+        "deregistered",
+        "",
+        {k: v for k, v in member.image.tags.items() if k != PROTECTED_TAG},
+    )
+
+
+_ORDER = (CopyImage, FinishImage, DeprecateImage, DisableImage, MarkSnapshotsRetired, DeregisterImage, DeleteSnapshot)
+
+
+def _execution_order(action: Action) -> int:
+    """Protect first, then retire; snapshots are marked before any AMI is deregistered, so that a crash
+    between deregistration and snapshot deletion leaves snapshots the next run can prove are orphans."""
+    return _ORDER.index(type(action))
+
+
+def unread_sources(inventory: RegionInventory | None) -> str:
+    if inventory is None:
+        return "not read"
+    return "; ".join(f"{source}: {error}" for source, error in inventory.unread.items())

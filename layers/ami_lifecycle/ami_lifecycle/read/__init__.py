@@ -1,0 +1,2 @@
+"""Reads: bulk, paginated listings of a scope (a region's images and everything that uses them), and the few
+per-image reads that finishing an image needs."""

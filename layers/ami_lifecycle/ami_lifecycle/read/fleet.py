@@ -1,0 +1,47 @@
+"""The sweep's scope: every region of the policy, whole, and the product's launch records, read concurrently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from ..aws.clients import ClientFactory, error_code
+from ..aws.usage_table import UsageStore
+from ..model.inventory import Fleet
+from ..policy import Policy
+from .region import read_region
+
+logger = Logger(child=True)
+
+LaunchReader = Callable[[datetime], dict[str, Any]]  # launched since -> records by image id
+
+
+def read_fleet(policy: Policy, clients: ClientFactory, now: datetime, launches: LaunchReader | None) -> Fleet:
+    """Every region of the policy and the launch records, all concurrently."""
+    regions = [policy.home_region, *(dr.region for dr in policy.dr_regions)]
+    window = max(policy.retention_for(rule).launched_within_days for rule in policy.managed_images)
+    with ThreadPoolExecutor(max_workers=len(regions) + 1) as pool:
+        inventories = {region: pool.submit(read_region, clients, region) for region in regions}
+        if launches is None:
+            records, error = None, "not read (no usage table given)"
+        else:
+            records, error = pool.submit(read_launch_records, lambda: launches(now - timedelta(days=window))).result()
+        return Fleet(policy.home_region, {r: f.result() for r, f in inventories.items()}, records, error)
+
+
+def usage_reader(clients: ClientFactory, policy: Policy, table: str | None = None) -> LaunchReader:
+    store = UsageStore(clients, policy.home_region, table)
+    return store.launched_since
+
+
+def read_launch_records(read: Callable[[], dict[str, Any]]) -> tuple[dict[str, datetime] | None, str | None]:
+    """The product's own launch records (image id -> last launch), or the reason they could not be read."""
+    try:
+        return {image_id: record.launched_at for image_id, record in read().items()}, None
+    except Exception as e:  # unreadable records block deregistration everywhere; the error is reported
+        logger.warning("launch records unreadable", extra={"error": str(e)})
+        return None, f"{error_code(e)}: {e}"

@@ -1,0 +1,49 @@
+"""Per-image reads: what is set on one image (its snapshots' tags, its permissions), and images by id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model.image import Image, tags_of
+from ..model.inventory import ImageState
+from ..policy import Sharing
+
+
+def read_image_state(ec2: Any, image: Image, sharing: Sharing) -> ImageState:
+    """Read only what the policy will compare: snapshot tags always, permissions when it shares."""
+    snapshot_tags: dict[str, dict[str, str]] = {}
+    if image.snapshot_ids:
+        pages = ec2.get_paginator("describe_snapshots").paginate(SnapshotIds=list(image.snapshot_ids))
+        for page in pages:
+            for snap in page["Snapshots"]:
+                snapshot_tags[snap["SnapshotId"]] = tags_of(snap)
+
+    launch: frozenset[tuple[str, str]] = frozenset()
+    if sharing.launch_permissions:
+        attr = ec2.describe_image_attribute(ImageId=image.image_id, Attribute="launchPermission")
+        launch = frozenset((k, v) for perm in attr.get("LaunchPermissions", []) for k, v in perm.items())
+
+    snapshot_accounts: dict[str, frozenset[str]] = {}
+    if sharing.snapshot_accounts:
+        for snapshot_id in image.snapshot_ids:
+            attr = ec2.describe_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission")
+            snapshot_accounts[snapshot_id] = frozenset(
+                p["UserId"] for p in attr.get("CreateVolumePermissions", []) if "UserId" in p
+            )
+    return ImageState(snapshot_tags, launch, snapshot_accounts)
+
+
+def describe_images_by_id(ec2: Any, region: str, image_ids: list[str]) -> dict[str, Image]:
+    """Images by id, any owner, deprecated and disabled included; a deregistered id is simply absent.
+
+    A filter, unlike ImageIds, does not fail the whole call for an id that no longer exists.
+    """
+    images: dict[str, Image] = {}
+    for start in range(0, len(image_ids), 200):  # EC2 takes at most 200 values per filter
+        pages = ec2.get_paginator("describe_images").paginate(
+            Filters=[{"Name": "image-id", "Values": image_ids[start : start + 200]}],
+            IncludeDeprecated=True,
+            IncludeDisabled=True,
+        )
+        images |= {d["ImageId"]: Image.from_api(region, d) for page in pages for d in page["Images"]}
+    return images

@@ -1,0 +1,132 @@
+"""The one region read: a scope of a region's images, and for a whole region everything that uses them.
+
+Every trigger reads through here. The sweep reads whole regions; the image-available flow narrows the same
+read to one image, or to the copies of one source; the launch flow to the images its instances run. Every
+source is a paginated listing, so calls grow with pages, never with AMIs. A source that cannot be read is
+recorded, not raised: the planner then refuses to remove anything in that region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from ..aws.clients import ClientFactory, error_code
+from ..model.image import SOURCE_IMAGE_TAG, Image, tags_of
+from ..model.inventory import (
+    AUTO_SCALING_GROUPS,
+    IMAGES,
+    INSTANCES,
+    LAUNCH_CONFIGURATIONS,
+    LAUNCH_TEMPLATES,
+    SNAPSHOTS,
+    RegionInventory,
+    Snapshot,
+)
+from .pages import pages
+from .references import read_auto_scaling_groups, read_instances, read_launch_configurations, read_launch_templates
+
+logger = Logger(child=True)
+
+FILTER_VALUES_LIMIT = 200  # EC2 takes at most 200 values per filter
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which images of a region a read covers. The default is the whole region, with what uses its images."""
+
+    image_ids: tuple[str, ...] = ()  # these images, of any owner, deprecated and disabled included
+    copies_of: str | None = None  # this account's copies of a source, found by their lineage tag
+
+    @property
+    def whole_region(self) -> bool:
+        return not self.image_ids and self.copies_of is None
+
+
+WHOLE_REGION = Scope()
+
+
+def read_region(clients: ClientFactory, region: str, scope: Scope = WHOLE_REGION) -> RegionInventory:
+    inventory = RegionInventory(region)
+    ec2 = clients.ec2(region)
+
+    def read(source: str, reader: Callable[[], None]) -> None:
+        try:
+            reader()
+        except Exception as e:  # any failure makes the region fail closed; the error is reported
+            inventory.unread[source] = f"{error_code(e)}: {e}"
+            inventory.errors[source] = e
+            logger.warning("inventory source unreadable", extra={"region": region, "source": source, "error": str(e)})
+
+    read(IMAGES, lambda: _read_images(ec2, inventory, scope))
+    if not inventory.readable or not scope.whole_region:
+        return inventory
+    autoscaling = clients.client("autoscaling", region)
+    read(SNAPSHOTS, lambda: _read_snapshots(ec2, inventory))
+    read(INSTANCES, lambda: read_instances(ec2, inventory))
+    templates: dict[str, dict[str, Any]] = {}
+    read(LAUNCH_TEMPLATES, lambda: templates.update(read_launch_templates(ec2, inventory)))
+    configurations: dict[str, str] = {}
+    read(LAUNCH_CONFIGURATIONS, lambda: configurations.update(read_launch_configurations(autoscaling, inventory)))
+    if LAUNCH_TEMPLATES in inventory.unread or LAUNCH_CONFIGURATIONS in inventory.unread:
+        inventory.unread[AUTO_SCALING_GROUPS] = "not read: the templates or configurations they use are unknown"
+    else:
+        read(AUTO_SCALING_GROUPS, lambda: read_auto_scaling_groups(autoscaling, inventory, templates, configurations))
+    return inventory
+
+
+def read_regions(clients: ClientFactory, scopes: Mapping[str, Scope]) -> dict[str, RegionInventory]:
+    """Several regions, concurrently."""
+    if not scopes:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(scopes)) as pool:
+        futures = {region: pool.submit(read_region, clients, region, scope) for region, scope in scopes.items()}
+        return {region: future.result() for region, future in futures.items()}
+
+
+def _read_images(ec2: Any, inventory: RegionInventory, scope: Scope) -> None:
+    if scope.image_ids:
+        # A filter, unlike ImageIds, does not fail the whole call for an id that no longer exists.
+        ids = list(scope.image_ids)
+        listings = [
+            pages(
+                ec2,
+                "describe_images",
+                Filters=[{"Name": "image-id", "Values": ids[start : start + FILTER_VALUES_LIMIT]}],
+                IncludeDeprecated=True,
+                IncludeDisabled=True,
+            )
+            for start in range(0, len(ids), FILTER_VALUES_LIMIT)
+        ]
+    elif scope.copies_of:
+        listings = [
+            pages(
+                ec2,
+                "describe_images",
+                Owners=["self"],
+                IncludeDisabled=True,
+                Filters=[{"Name": f"tag:{SOURCE_IMAGE_TAG}", "Values": [scope.copies_of]}],
+            )
+        ]
+    else:
+        everything = {"Owners": ["self"], "IncludeDeprecated": True, "IncludeDisabled": True, "MaxResults": 1000}
+        listings = [pages(ec2, "describe_images", **everything)]
+    inventory.images = {
+        d["ImageId"]: Image.from_api(inventory.region, d)
+        for listing in listings
+        for page in listing
+        for d in page["Images"]
+    }
+
+
+def _read_snapshots(ec2: Any, inventory: RegionInventory) -> None:
+    listing = pages(ec2, "describe_snapshots", OwnerIds=["self"], MaxResults=1000)
+    inventory.snapshots = {
+        s["SnapshotId"]: Snapshot(s["SnapshotId"], int(s.get("VolumeSize") or 0), s.get("State", ""), tags_of(s))
+        for page in listing
+        for s in page["Snapshots"]
+    }
