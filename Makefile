@@ -22,12 +22,14 @@ bench: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml dr-forwarder.yaml
 
+# One pytest worker per core; each worker has its own moto state.
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
-# Regenerate the policy's JSON Schema after changing ami_lifecycle/policy.py (a test checks it is current).
+# Regenerate the policy's JSON Schema after changing ami_lifecycle/policy/ (a test checks it is current).
 schema: $(VENV)/.installed
 	$(PY) -c 'import json; from ami_lifecycle.policy import json_schema; print(json.dumps(json_schema(), indent=2))' \
 		> schema/policy.schema.json

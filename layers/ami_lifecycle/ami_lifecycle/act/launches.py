@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..aws.alert_topic import AlertTopic, LaunchAlert
+from ..aws.alert_topic import AlertTopic
 from ..aws.clients import ClientFactory
 from ..aws.usage_table import LaunchRecord, UsageStore
+from ..model.launch import LaunchAlert
 from .base import Action, Applied
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ..aws.clients import ClientFactory
 from ..model.image import tag_list
 from .base import Action, Applied
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import LaunchPermissionTypeDef
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class AddLaunchPermissions(Action):
     def apply(self, clients: ClientFactory) -> Applied:
         clients.ec2(self.region).modify_image_attribute(
             ImageId=self.image_id,
-            LaunchPermission={"Add": [{k: v} for k, v in self.launch_permissions]},
+            LaunchPermission={"Add": [cast("LaunchPermissionTypeDef", {k: v}) for k, v in self.launch_permissions]},
         )
         return Applied()
 

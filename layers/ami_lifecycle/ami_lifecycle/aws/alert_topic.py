@@ -14,7 +14,7 @@ LAUNCH_ALERTS_TOPIC_ENV = "LAUNCH_ALERTS_TOPIC_ARN"
 class AlertTopic:
     def __init__(self, clients: ClientFactory, region: str, topic_arn: str | None = None) -> None:
         self._topic_arn = topic_arn or os.environ.get(LAUNCH_ALERTS_TOPIC_ENV, "")
-        self._sns = clients.client("sns", region) if self._topic_arn else None
+        self._sns = clients.sns(region) if self._topic_arn else None
 
     def publish(self, alert: LaunchAlert) -> None:
         subject = f"Launch from {alert.reason.split(' ')[0]} AMI {alert.image.image_id} in {alert.image.region}"

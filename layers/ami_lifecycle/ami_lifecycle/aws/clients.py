@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:  # typed clients from stub packages installed for development only
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_sns import SNSClient
 
 # Throttling is a per-API token bucket: retry it with backoff rather than fail the region.
 DEFAULT_CONFIG = Config(
@@ -55,14 +61,24 @@ class ClientFactory:
         self._lock = threading.Lock()
 
     def client(self, service: str, region: str) -> Any:
+        """Any service's client; the product's own code uses the typed accessors below."""
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self._session.client(service, region_name=region, config=self._config)
+                self._clients[key] = self._session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
             return self._clients[key]
 
-    def ec2(self, region: str) -> Any:
-        return self.client("ec2", region)
+    def ec2(self, region: str) -> EC2Client:
+        return self.client("ec2", region)  # type: ignore[no-any-return]
+
+    def autoscaling(self, region: str) -> AutoScalingClient:
+        return self.client("autoscaling", region)  # type: ignore[no-any-return]
+
+    def dynamodb(self, region: str) -> DynamoDBClient:
+        return self.client("dynamodb", region)  # type: ignore[no-any-return]
+
+    def sns(self, region: str) -> SNSClient:
+        return self.client("sns", region)  # type: ignore[no-any-return]
 
 
 def error_code(error: BaseException) -> str:

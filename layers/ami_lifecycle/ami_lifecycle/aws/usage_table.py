@@ -34,7 +34,7 @@ class UsageStore:
         self._table = table or os.environ.get(USAGE_TABLE_ENV, "")
         if not self._table:
             raise ValueError(f"no usage table: set {USAGE_TABLE_ENV}")
-        self._dynamodb = clients.client("dynamodb", region)
+        self._dynamodb = clients.dynamodb(region)
 
     def record_launch(self, record: LaunchRecord) -> bool:
         """Store the launch unless a newer one is stored already; True if it was written."""

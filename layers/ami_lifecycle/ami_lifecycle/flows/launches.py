@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ..act.base import Action
@@ -153,7 +154,7 @@ def process_launch_batch(
     usage: UsageStore | None = None,
     alerts: AlertTopic | None = None,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> PartialItemFailureResponse:
     """An SQS batch of instance state-change events in; the partial batch response out."""
     launches: list[Launch] = []
     invalid: dict[str, str] = {}

@@ -110,8 +110,8 @@ def _record_metrics(report: SweepReport) -> None:
         p.kind for region in plan.regions.values() for d in region.decisions for p in d.protections
     )
     for kind, count in sorted(protected.items()):
-        with single_metric(name="AmisProtected", unit=MetricUnit.Count, value=count) as metric:
-            metric.add_dimension(name="Reason", value=kind)
+        with single_metric(name="AmisProtected", unit=MetricUnit.Count, value=count) as by_reason:
+            by_reason.add_dimension(name="Reason", value=kind)
     blocked = sum(1 for p in plan.regions.values() if p.blocked)
     metrics.add_metric(name="RegionsBlocked", unit=MetricUnit.Count, value=blocked)
     deferred = sum(p.count("deferred") for p in plan.regions.values())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -54,14 +54,14 @@ class InstanceStateChangeEvent(EventBridgeModel):
 
 def parse_ami_state_change(event: Any) -> AmiStateChangeEvent:
     """Validate a raw event; InvalidEventError lists every bad field."""
-    return _parse(event, AmiStateChangeEvent)
+    return cast(AmiStateChangeEvent, _parse(event, AmiStateChangeEvent))
 
 
 def parse_instance_state_change(event: Any) -> InstanceStateChangeEvent:
-    return _parse(event, InstanceStateChangeEvent)
+    return cast(InstanceStateChangeEvent, _parse(event, InstanceStateChangeEvent))
 
 
-def _parse(event: Any, model: Any) -> Any:
+def _parse(event: Any, model: type[EventBridgeModel]) -> EventBridgeModel:
     try:
         return parse(event=event, model=model)
     except ValidationError as e:

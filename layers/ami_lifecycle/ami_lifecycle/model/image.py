@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import TagTypeDef
 
 # Lineage tags. Copies carry all four; a managed source carries family and version.
 TAG_PREFIX = "ami-lifecycle:"
@@ -27,12 +31,12 @@ def propagated(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k not in _STATE_TAGS}
 
 
-def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+def tags_of(resource: Mapping[str, Any]) -> dict[str, str]:
     """The `Tags` list of an EC2 API resource (image, snapshot, instance) as a dict."""
     return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
 
 
-def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+def tag_list(tags: dict[str, str]) -> list[TagTypeDef]:
     """A dict of tags in the API's `Tags` form, in a stable order."""
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 
@@ -56,7 +60,7 @@ class Image:
     volume_sizes: dict[str, int] = field(default_factory=dict)  # snapshot id -> GiB
 
     @classmethod
-    def from_api(cls, region: str, data: dict[str, Any]) -> Image:
+    def from_api(cls, region: str, data: Mapping[str, Any]) -> Image:
         """Build from one element of DescribeImages' `Images`."""
         return cls(
             image_id=data["ImageId"],

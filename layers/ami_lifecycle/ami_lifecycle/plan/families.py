@@ -83,11 +83,11 @@ def _copy_member(
         return Member(image, match, source)
     if lineage[0] in home.images:
         return None
-    match = _match(policy, image)
-    if match is None or FAMILY_TAG not in image.tags or VERSION_TAG not in image.tags:
+    selected = _match(policy, image)
+    if selected is None or FAMILY_TAG not in image.tags or VERSION_TAG not in image.tags:
         return None
     # Its lineage tags say which version it is; its own name and creation date would say something else.
-    return Member(image, Match(match.rule, image.tags[FAMILY_TAG], image.tags[VERSION_TAG]), None)
+    return Member(image, Match(selected.rule, image.tags[FAMILY_TAG], image.tags[VERSION_TAG]), None)
 
 
 def _add(versions: dict[tuple[str, str], dict[str, Version]], member: Member) -> None:

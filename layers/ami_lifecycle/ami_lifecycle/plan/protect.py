@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..act.protect import Action, AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
+from ..act.base import Action
+from ..act.protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from ..model.image import PROTECTED_TAG, Image, copy_client_token
 from ..model.inventory import ImageState
 from ..policy import DrRegion, Match, Policy, Sharing

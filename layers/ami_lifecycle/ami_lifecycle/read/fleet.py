@@ -26,9 +26,9 @@ def read_fleet(policy: Policy, clients: ClientFactory, now: datetime, launches: 
     window = max(policy.retention_for(rule).launched_within_days for rule in policy.managed_images)
     with ThreadPoolExecutor(max_workers=len(regions) + 1) as pool:
         inventories = {region: pool.submit(read_region, clients, region) for region in regions}
-        if launches is None:
-            records, error = None, "not read (no usage table given)"
-        else:
+        records: dict[str, datetime] | None = None
+        error: str | None = "not read (no usage table given)"
+        if launches is not None:
             records, error = pool.submit(read_launch_records, lambda: launches(now - timedelta(days=window))).result()
         return Fleet(policy.home_region, {r: f.result() for r, f in inventories.items()}, records, error)
 

@@ -1,4 +1,4 @@
-"""Per-image reads: what is set on one image (its snapshots' tags, its permissions), and images by id."""
+"""Per-image reads: what is set on one image (its snapshots' tags, its permissions)."""
 
 from __future__ import annotations
 
@@ -31,19 +31,3 @@ def read_image_state(ec2: Any, image: Image, sharing: Sharing) -> ImageState:
                 p["UserId"] for p in attr.get("CreateVolumePermissions", []) if "UserId" in p
             )
     return ImageState(snapshot_tags, launch, snapshot_accounts)
-
-
-def describe_images_by_id(ec2: Any, region: str, image_ids: list[str]) -> dict[str, Image]:
-    """Images by id, any owner, deprecated and disabled included; a deregistered id is simply absent.
-
-    A filter, unlike ImageIds, does not fail the whole call for an id that no longer exists.
-    """
-    images: dict[str, Image] = {}
-    for start in range(0, len(image_ids), 200):  # EC2 takes at most 200 values per filter
-        pages = ec2.get_paginator("describe_images").paginate(
-            Filters=[{"Name": "image-id", "Values": image_ids[start : start + 200]}],
-            IncludeDeprecated=True,
-            IncludeDisabled=True,
-        )
-        images |= {d["ImageId"]: Image.from_api(region, d) for page in pages for d in page["Images"]}
-    return images

@@ -4,56 +4,72 @@ launch configurations and Auto Scaling groups. Each reader adds References to th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..model.inventory import Reference, RegionInventory
-from .pages import pages as _pages
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_autoscaling.type_defs import AutoScalingGroupTypeDef, LaunchTemplateSpecificationTypeDef
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import FilterTypeDef
 
 # Every state but terminated: a stopped instance starts again from the AMI's snapshots' volumes, and a
 # shutting-down one may still be replaced by its Auto Scaling group from the same AMI.
 LIVE_INSTANCE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 
 
-def read_instances(ec2: Any, inventory: RegionInventory) -> None:
-    filters = [{"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)}]
-    for page in _pages(ec2, "describe_instances", Filters=filters, MaxResults=1000):
+@dataclass
+class LaunchTemplate:
+    template_id: str
+    default_version: int
+    latest_version: int
+    images: dict[int, str | None] = field(default_factory=dict)  # version number -> AMI it launches
+
+
+def read_instances(ec2: EC2Client, inventory: RegionInventory) -> None:
+    filters: list[FilterTypeDef] = [{"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)}]
+    pages = ec2.get_paginator("describe_instances").paginate(Filters=filters, PaginationConfig={"PageSize": 1000})
+    for page in pages:
         for reservation in page["Reservations"]:
             for instance in reservation["Instances"]:
                 state = instance.get("State", {}).get("Name", "")
                 inventory.refer(instance.get("ImageId"), Reference("instance", f"{instance['InstanceId']} ({state})"))
 
 
-def read_launch_templates(ec2: Any, inventory: RegionInventory) -> dict[str, dict[str, Any]]:
+def read_launch_templates(ec2: EC2Client, inventory: RegionInventory) -> dict[str, LaunchTemplate]:
     """Every version of every template, attached to an Auto Scaling group or not; templates by id and name."""
-    templates: dict[str, dict[str, Any]] = {}
-    for page in _pages(ec2, "describe_launch_templates", MaxResults=200):
-        for template in page["LaunchTemplates"]:
-            template = {**template, "Images": {}}
-            templates[template["LaunchTemplateId"]] = templates[template["LaunchTemplateName"]] = template
-    for template_id, template in templates.items():
-        if template_id != template["LaunchTemplateId"]:
+    templates: dict[str, LaunchTemplate] = {}
+    for page in ec2.get_paginator("describe_launch_templates").paginate(PaginationConfig={"PageSize": 200}):
+        for data in page["LaunchTemplates"]:
+            template = LaunchTemplate(
+                data["LaunchTemplateId"], int(data["DefaultVersionNumber"]), int(data["LatestVersionNumber"])
+            )
+            templates[template.template_id] = templates[data["LaunchTemplateName"]] = template
+    for key, template in templates.items():
+        if key != template.template_id:
             continue  # the same template under its name
-        pages = _pages(
-            ec2,
-            "describe_launch_template_versions",
-            LaunchTemplateId=template_id,
+        versions = ec2.get_paginator("describe_launch_template_versions").paginate(
+            LaunchTemplateId=template.template_id,
             ResolveAlias=True,  # an ImageId given as resolve:ssm:... comes back as the AMI it names now
-            MaxResults=200,
+            PaginationConfig={"PageSize": 200},
         )
-        for page in pages:
-            for version in page["LaunchTemplateVersions"]:
+        for version_page in versions:
+            for version in version_page["LaunchTemplateVersions"]:
                 image_id = version.get("LaunchTemplateData", {}).get("ImageId")
                 number = version["VersionNumber"]
                 if image_id and not image_id.startswith("ami-"):
-                    raise ValueError(f"{template_id} version {number}: image {image_id!r} did not resolve to an AMI")
-                template["Images"][number] = image_id
-                inventory.refer(image_id, Reference("launch-template", f"{template_id} version {number}"))
+                    raise ValueError(f"{key} version {number}: image {image_id!r} did not resolve to an AMI")
+                template.images[number] = image_id
+                inventory.refer(image_id, Reference("launch-template", f"{key} version {number}"))
     return templates
 
 
-def read_launch_configurations(autoscaling: Any, inventory: RegionInventory) -> dict[str, str]:
+def read_launch_configurations(autoscaling: AutoScalingClient, inventory: RegionInventory) -> dict[str, str]:
     images: dict[str, str] = {}
-    for page in _pages(autoscaling, "describe_launch_configurations", MaxRecords=100):
+    pages = autoscaling.get_paginator("describe_launch_configurations").paginate(PaginationConfig={"PageSize": 100})
+    for page in pages:
         for configuration in page["LaunchConfigurations"]:
             name, image_id = configuration["LaunchConfigurationName"], configuration.get("ImageId", "")
             images[name] = image_id
@@ -62,10 +78,13 @@ def read_launch_configurations(autoscaling: Any, inventory: RegionInventory) -> 
 
 
 def read_auto_scaling_groups(
-    autoscaling: Any, inventory: RegionInventory, templates: dict[str, dict[str, Any]], configurations: dict[str, str]
+    autoscaling: AutoScalingClient,
+    inventory: RegionInventory,
+    templates: dict[str, LaunchTemplate],
+    configurations: dict[str, str],
 ) -> None:
     """A group uses an AMI through its launch configuration, launch template or mixed-instances overrides."""
-    for page in _pages(autoscaling, "describe_auto_scaling_groups", MaxRecords=100):
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(PaginationConfig={"PageSize": 100}):
         for group in page["AutoScalingGroups"]:
             name = group["AutoScalingGroupName"]
             if group.get("LaunchConfigurationName"):
@@ -80,28 +99,27 @@ def read_auto_scaling_groups(
                     continue  # deleted since: its versions reference nothing any more
                 number = _version_number(template, spec.get("Version"))
                 inventory.refer(
-                    template["Images"].get(number),
+                    template.images.get(number),
                     Reference(
-                        "auto-scaling-group",
-                        f"{name} (launch template {template['LaunchTemplateId']} version {number})",
+                        "auto-scaling-group", f"{name} (launch template {template.template_id} version {number})"
                     ),
                 )
 
 
-def _template_specs(group: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    if group.get("LaunchTemplate"):
+def _template_specs(group: AutoScalingGroupTypeDef) -> Iterator[LaunchTemplateSpecificationTypeDef]:
+    if "LaunchTemplate" in group:
         yield group["LaunchTemplate"]
     mixed = group.get("MixedInstancesPolicy", {}).get("LaunchTemplate", {})
-    if mixed.get("LaunchTemplateSpecification"):
+    if "LaunchTemplateSpecification" in mixed:
         yield mixed["LaunchTemplateSpecification"]
     for override in mixed.get("Overrides", []):
-        if override.get("LaunchTemplateSpecification"):
+        if "LaunchTemplateSpecification" in override:
             yield override["LaunchTemplateSpecification"]
 
 
-def _version_number(template: dict[str, Any], version: str | None) -> int:
+def _version_number(template: LaunchTemplate, version: str | None) -> int:
     if version in (None, "", "$Default"):
-        return int(template["DefaultVersionNumber"])
+        return template.default_version
     if version == "$Latest":
-        return int(template["LatestVersionNumber"])
+        return template.latest_version
     return int(str(version))

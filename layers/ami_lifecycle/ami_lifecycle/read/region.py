@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
@@ -27,8 +27,17 @@ from ..model.inventory import (
     RegionInventory,
     Snapshot,
 )
-from .pages import pages
-from .references import read_auto_scaling_groups, read_instances, read_launch_configurations, read_launch_templates
+from .references import (
+    LaunchTemplate,
+    read_auto_scaling_groups,
+    read_instances,
+    read_launch_configurations,
+    read_launch_templates,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import FilterTypeDef, ImageTypeDef
 
 logger = Logger(child=True)
 
@@ -65,10 +74,10 @@ def read_region(clients: ClientFactory, region: str, scope: Scope = WHOLE_REGION
     read(IMAGES, lambda: _read_images(ec2, inventory, scope))
     if not inventory.readable or not scope.whole_region:
         return inventory
-    autoscaling = clients.client("autoscaling", region)
+    autoscaling = clients.autoscaling(region)
     read(SNAPSHOTS, lambda: _read_snapshots(ec2, inventory))
     read(INSTANCES, lambda: read_instances(ec2, inventory))
-    templates: dict[str, dict[str, Any]] = {}
+    templates: dict[str, LaunchTemplate] = {}
     read(LAUNCH_TEMPLATES, lambda: templates.update(read_launch_templates(ec2, inventory)))
     configurations: dict[str, str] = {}
     read(LAUNCH_CONFIGURATIONS, lambda: configurations.update(read_launch_configurations(autoscaling, inventory)))
@@ -88,43 +97,31 @@ def read_regions(clients: ClientFactory, scopes: Mapping[str, Scope]) -> dict[st
         return {region: future.result() for region, future in futures.items()}
 
 
-def _read_images(ec2: Any, inventory: RegionInventory, scope: Scope) -> None:
+def _read_images(ec2: EC2Client, inventory: RegionInventory, scope: Scope) -> None:
+    paginator = ec2.get_paginator("describe_images")
+    found: list[ImageTypeDef] = []
     if scope.image_ids:
         # A filter, unlike ImageIds, does not fail the whole call for an id that no longer exists.
         ids = list(scope.image_ids)
-        listings = [
-            pages(
-                ec2,
-                "describe_images",
-                Filters=[{"Name": "image-id", "Values": ids[start : start + FILTER_VALUES_LIMIT]}],
-                IncludeDeprecated=True,
-                IncludeDisabled=True,
-            )
-            for start in range(0, len(ids), FILTER_VALUES_LIMIT)
-        ]
+        for start in range(0, len(ids), FILTER_VALUES_LIMIT):
+            batch = ids[start : start + FILTER_VALUES_LIMIT]
+            by_id: list[FilterTypeDef] = [{"Name": "image-id", "Values": batch}]
+            pages = paginator.paginate(Filters=by_id, IncludeDeprecated=True, IncludeDisabled=True)
+            found += [image for page in pages for image in page["Images"]]
     elif scope.copies_of:
-        listings = [
-            pages(
-                ec2,
-                "describe_images",
-                Owners=["self"],
-                IncludeDisabled=True,
-                Filters=[{"Name": f"tag:{SOURCE_IMAGE_TAG}", "Values": [scope.copies_of]}],
-            )
-        ]
+        lineage: list[FilterTypeDef] = [{"Name": f"tag:{SOURCE_IMAGE_TAG}", "Values": [scope.copies_of]}]
+        pages = paginator.paginate(Owners=["self"], IncludeDisabled=True, Filters=lineage)
+        found += [image for page in pages for image in page["Images"]]
     else:
-        everything = {"Owners": ["self"], "IncludeDeprecated": True, "IncludeDisabled": True, "MaxResults": 1000}
-        listings = [pages(ec2, "describe_images", **everything)]
-    inventory.images = {
-        d["ImageId"]: Image.from_api(inventory.region, d)
-        for listing in listings
-        for page in listing
-        for d in page["Images"]
-    }
+        pages = paginator.paginate(
+            Owners=["self"], IncludeDeprecated=True, IncludeDisabled=True, PaginationConfig={"PageSize": 1000}
+        )
+        found += [image for page in pages for image in page["Images"]]
+    inventory.images = {d["ImageId"]: Image.from_api(inventory.region, d) for d in found}
 
 
-def _read_snapshots(ec2: Any, inventory: RegionInventory) -> None:
-    listing = pages(ec2, "describe_snapshots", OwnerIds=["self"], MaxResults=1000)
+def _read_snapshots(ec2: EC2Client, inventory: RegionInventory) -> None:
+    listing = ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], PaginationConfig={"PageSize": 1000})
     inventory.snapshots = {
         s["SnapshotId"]: Snapshot(s["SnapshotId"], int(s.get("VolumeSize") or 0), s.get("State", ""), tags_of(s))
         for page in listing
