@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
-from moto.ec2.models import ec2_backends
 from moto.ec2.models.amis import Ami
 from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.responses.amis import AmisResponse
@@ -15,7 +14,7 @@ from moto.ec2.responses.launch_templates import LaunchTemplates
 
 from ami_lifecycle.local import fidelity
 
-from .conftest import ACCOUNT, DR
+from .conftest import DR
 
 if TYPE_CHECKING:
     from .conftest import LocalAws
@@ -64,25 +63,3 @@ def test_install_twice_keeps_the_sweep_patches(aws: LocalAws) -> None:
     with pytest.raises(ClientError) as excinfo:
         aws.ec2("us-east-1").deregister_image(ImageId=source.image_id)
     assert excinfo.value.response["Error"]["Code"] == "OperationNotPermitted"
-
-
-def test_tags_read_directly_equal_moto_scan(aws: LocalAws) -> None:
-    """moto's tags of a resource (DescribeTags by resource-id) are unchanged by the direct lookup, for any resource."""
-    # Given tagged EC2 resources of several kinds: an AMI, its snapshot, a volume and an instance
-    source = aws.source_image(sizes=(8,), tags={"Team": "platform", "Family": "web"})
-    ec2 = aws.ec2("us-east-1")
-    volume = ec2.create_volume(AvailabilityZone="us-east-1a", Size=1)["VolumeId"]
-    instance = ec2.run_instances(ImageId=source.image_id, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
-    ec2.create_tags(Resources=[source.snapshot_ids[0], volume, instance], Tags=[{"Key": "Owner", "Value": "ops"}])
-    backend = ec2_backends[ACCOUNT]["us-east-1"]
-    resources = [
-        backend.amis[source.image_id],
-        backend.snapshots[source.snapshot_ids[0]],
-        backend.volumes[volume],
-        backend.get_instance(instance),
-    ]
-    # When their tags are read through the patched method and through moto's original scan
-    # Then both give the same list, in the same order
-    for resource in resources:
-        assert resource.get_tags() == fidelity._MOTO["get_tags"](resource)
-        assert resource.get_tags()

@@ -1,4 +1,4 @@
-"""DescribeImages MaxResults/NextToken: every matching AMI exactly once across pages, as EC2 paginates."""
+"""MaxResults/NextToken of the describe actions, through DescribeImages: every match exactly once across pages."""
 
 from __future__ import annotations
 
