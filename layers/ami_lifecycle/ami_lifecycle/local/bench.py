@@ -40,6 +40,7 @@ from ami_lifecycle.model.inventory import Fleet, RegionInventory
 from ami_lifecycle.model.plan import DEFERRED, DEREGISTER, SweepPlan
 from ami_lifecycle.plan.sweep import plan_sweep
 from ami_lifecycle.policy import Policy, parse_policy
+from ami_lifecycle.read.fleet import usage_reader
 
 HOME = "us-east-1"
 DR_POOL = ["us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ca-central-1",
@@ -62,7 +63,7 @@ managed_images:
 """)
 
 
-def _event(image_id: str, region: str = HOME) -> dict:
+def _event(image_id: str, region: str = HOME) -> dict[str, Any]:
     return {
         "version": "0", "id": "bench", "detail-type": "EC2 AMI State Change", "source": "aws.ec2",
         "account": DEFAULT_ACCOUNT_ID, "time": "2026-11-22T00:00:00Z", "region": region,
@@ -240,7 +241,8 @@ class SweepRun:
 @contextlib.contextmanager
 def _measured(run: SweepRun, recorder: CallRecorder) -> Iterator[None]:
     """Wrap the flow's read, plan and apply functions for the duration of one run_sweep."""
-    originals = sweep.read_fleet, sweep.plan_sweep, sweep.apply_plan
+    flow: Any = sweep  # its functions are swapped for measuring wrappers during one run
+    originals = flow.read_fleet, flow.plan_sweep, flow.apply_plan
     spans: list[tuple[float, float]] = []
 
     def read_fleet(*args: Any) -> Fleet:
@@ -263,11 +265,11 @@ def _measured(run: SweepRun, recorder: CallRecorder) -> Iterator[None]:
         finally:
             spans.append((start, time.perf_counter()))
 
-    sweep.read_fleet, sweep.plan_sweep, sweep.apply_plan = read_fleet, plan, apply_plan  # type: ignore[assignment]
+    flow.read_fleet, flow.plan_sweep, flow.apply_plan = read_fleet, plan, apply_plan
     try:
         yield
     finally:
-        sweep.read_fleet, sweep.plan_sweep, sweep.apply_plan = originals  # type: ignore[assignment]
+        flow.read_fleet, flow.plan_sweep, flow.apply_plan = originals
         if spans:
             run.apply_seconds = max(end for _, end in spans) - min(start for start, _ in spans)
 
@@ -275,7 +277,7 @@ def _measured(run: SweepRun, recorder: CallRecorder) -> Iterator[None]:
 def _run_sweep(label: str, policy: Policy, clients: ClientFactory, dry_run: bool) -> SweepRun:
     run = SweepRun(label, dry_run)
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AmiLifecycle")  # as the Makefile and template set it
-    launches = sweep.usage_reader(clients, policy, USAGE_TABLE)
+    launches = usage_reader(clients, policy, USAGE_TABLE)
     # The flow logs every decision and emits metrics to stdout (EMF), as in Lambda: kept out of the table.
     with record_calls() as recorder, _measured(run, recorder), contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
@@ -364,7 +366,7 @@ def _print_fleet(seeded: SeededFleet) -> None:
 
 
 def _print_runs(runs: list[SweepRun], planner_cpu: float, hot_spot: str) -> None:
-    def row(name: str, value: Callable[[SweepRun], str]) -> None:
+    def row(name: str, value: Callable[..., str]) -> None:
         print(f"  {name:<34}" + "".join(f"{value(run):>14}" for run in runs))
 
     def seconds(value: float, show: bool = True) -> str:

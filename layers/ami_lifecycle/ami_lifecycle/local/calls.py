@@ -55,15 +55,16 @@ class CallRecorder:
 def record_calls() -> Iterator[CallRecorder]:
     """Every boto3 call made inside the block, from any client or thread, once per API call (not per retry)."""
     recorder = CallRecorder()
-    original = BaseClient._make_api_call
+    client_class: Any = BaseClient  # _make_api_call is botocore's private hook: untyped on purpose
+    original = client_class._make_api_call
 
     def recording(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
         service = client.meta.service_model.signing_name
         recorder.add(Call(service, client.meta.region_name, operation_name, dict(api_params)))
         return original(client, operation_name, api_params)
 
-    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    client_class._make_api_call = recording
     try:
         yield recorder
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        client_class._make_api_call = original

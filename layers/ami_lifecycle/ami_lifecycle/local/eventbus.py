@@ -33,7 +33,8 @@ _CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 def load_template(path: str | Path) -> dict[str, Any]:
-    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_CfnLoader)
+    template: dict[str, Any] = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_CfnLoader)
+    return template
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ class FaultInjector:
                 raise error  # a connection error never reaches the service
             return original(response)
 
-        BaseResponse.call_action = call_action  # type: ignore[method-assign]
+        BaseResponse.call_action = call_action  # type: ignore[method-assign,assignment]
         try:
             yield self
         finally:
