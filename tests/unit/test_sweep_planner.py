@@ -8,11 +8,11 @@ from ami_lifecycle.act.finish import FinishImage
 from ami_lifecycle.act.protect import CopyImage
 from ami_lifecycle.act.retire import DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
 from ami_lifecycle.model.image import FAMILY_TAG, PROTECTED_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, Image
-from ami_lifecycle.model.inventory import Fleet, RegionInventory
+from ami_lifecycle.model.inventory import Fleet, Reference, RegionInventory
 from ami_lifecycle.model.plan import SweepPlan
 from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_digest
 from ami_lifecycle.plan.retire import deprecate_at
-from ami_lifecycle.plan.sweep import plan_sweep
+from ami_lifecycle.plan.sweep import plan_sweep, removal_candidates
 from ami_lifecycle.policy import Policy, parse_policy
 
 HOME, DR = "us-east-1", "us-west-2"
@@ -75,7 +75,9 @@ class Account:
         self.regions[image.region].images[image.image_id] = image
         return image
 
-    def plan(self, now: datetime = NOW) -> SweepPlan:
+    def plan(self, now: datetime = NOW, checked: bool = True) -> SweepPlan:
+        for inventory in self.regions.values():
+            inventory.references_checked = frozenset(inventory.images) if checked else frozenset()
         return plan_sweep(Fleet(HOME, self.regions, {}), self.policy, now)
 
 
@@ -146,6 +148,54 @@ def test_a_version_retires_in_every_region_and_copies_of_a_kept_source_stay() ->
 
     assert {a.image_id for a in actions(plan, DeregisterImage)} == {old.image_id, old_copy.image_id}
     assert all(a.snapshot_ids for a in actions(plan, DeregisterImage))
+
+
+def test_an_image_ec2_was_not_asked_about_is_never_removed() -> None:
+    account = Account(policy("keep_latest: 1, deregister_after_days: 10"))
+    long_ago = NOW - timedelta(days=20)
+    old = account.source(1, days_ago=60, deprecated=long_ago)
+    old_copy = account.copy(old, deprecated=long_ago)
+    account.copy(account.source(2, days_ago=1))
+
+    plan = account.plan(checked=False)
+
+    assert actions(plan, DeregisterImage) == []
+    assert status(plan, old) == (
+        "keep",
+        "deprecated since 2026-11-02, 10-day grace period over, but not checked with DescribeImageReferences",
+    )
+    assert status(plan, old_copy)[0] == "keep"
+
+
+def test_removal_candidates_are_the_images_due_for_removal_whatever_ec2_knows() -> None:
+    account = Account(policy("keep_latest: 1, deregister_after_days: 10"))
+    long_ago = NOW - timedelta(days=20)
+    old = account.source(1, days_ago=60, deprecated=long_ago)
+    old_copy = account.copy(old, deprecated=long_ago)
+    retiring = account.source(2, days_ago=30, deprecated=NOW - timedelta(days=2))
+    account.copy(account.source(3, days_ago=1))
+    account.plan(checked=False)
+
+    candidates = removal_candidates(Fleet(HOME, account.regions, {}), account.policy, NOW)
+
+    assert candidates == {HOME: {old.image_id}, DR: {old_copy.image_id}}
+    assert retiring.image_id not in candidates[HOME]
+
+
+def test_a_reference_ec2_found_keeps_the_image_and_its_copy_and_says_who_found_it() -> None:
+    account = Account(policy("keep_latest: 1, deregister_after_days: 10"))
+    long_ago = NOW - timedelta(days=20)
+    old = account.source(1, days_ago=60, deprecated=long_ago)
+    old_copy = account.copy(old, deprecated=long_ago)
+    account.copy(account.source(2, days_ago=1))
+    parameter = "arn:aws:ssm:us-east-1:123456789012:parameter/golden/web"
+    account.regions[HOME].references[old.image_id] = [Reference("ssm-parameter", parameter, "DescribeImageReferences")]
+
+    plan = account.plan()
+
+    assert actions(plan, DeregisterImage) == []
+    assert status(plan, old)[1].endswith(f"but used by ssm-parameter {parameter} (found by DescribeImageReferences)")
+    assert "kept with its source" in status(plan, old_copy)[1]
 
 
 def test_a_copy_whose_source_is_gone_still_retires_with_its_version() -> None:

@@ -381,7 +381,9 @@ def _inventory(
     for image_id in referenced:
         kind = draw(st.sampled_from(REFERENCE_KINDS))
         references[image_id] = [Reference(kind, f"{kind}-of-{image_id}")]
-    return RegionInventory(region, {i.image_id: i for i in images}, snapshots, references, unread)
+    checked = frozenset(i.image_id for i in images)  # as after the sweep asked EC2 about its candidates
+    images_by_id = {i.image_id: i for i in images}
+    return RegionInventory(region, images_by_id, snapshots, references, unread, references_checked=checked)
 
 
 @st.composite
@@ -846,6 +848,8 @@ def _scenario(policy: Policy, *images: Image, references: dict[str, list[Referen
     for image in images:
         regions[image.region].images[image.image_id] = image
     regions[HOME].references = references or {}
+    for inventory in regions.values():
+        inventory.references_checked = frozenset(inventory.images)
     return Scenario(policy, Fleet(HOME, regions, {}), NOW)
 
 

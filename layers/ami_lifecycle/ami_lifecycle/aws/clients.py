@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 if TYPE_CHECKING:  # typed clients from stub packages installed for development only
     from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_batch import BatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_sns import SNSClient
@@ -73,6 +74,9 @@ class ClientFactory:
 
     def autoscaling(self, region: str) -> AutoScalingClient:
         return self.client("autoscaling", region)  # type: ignore[no-any-return]
+
+    def batch(self, region: str) -> BatchClient:
+        return self.client("batch", region)  # type: ignore[no-any-return]
 
     def dynamodb(self, region: str) -> DynamoDBClient:
         return self.client("dynamodb", region)  # type: ignore[no-any-return]

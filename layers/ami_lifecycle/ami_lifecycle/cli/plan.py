@@ -17,10 +17,10 @@ from typing import TextIO
 import boto3
 
 from ..aws.clients import ClientFactory
+from ..flows.sweep import read_and_plan
 from ..model.plan import ImageDecision, SweepPlan
-from ..plan.sweep import plan_sweep
 from ..policy import PolicyError, load_policy
-from ..read.fleet import read_fleet, usage_reader
+from ..read.fleet import usage_reader
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     clients = ClientFactory(boto3.Session(profile_name=args.profile))
     now = args.at or datetime.now(UTC)
     launches = usage_reader(clients, policy, args.usage_table) if args.usage_table else None
-    result = plan_sweep(read_fleet(policy, clients, now, launches), policy, now)
+    result = read_and_plan(policy, clients, now, launches)
     if args.json:
         for decision in _decisions(result):
             print(json.dumps(decision.__dict__ | {"protections": [p.kind for p in decision.protections]}), file=out)

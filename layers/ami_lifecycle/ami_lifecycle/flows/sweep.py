@@ -22,9 +22,9 @@ from ..act.protect import CopyImage
 from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
 from ..aws.clients import ClientFactory
 from ..model.plan import SweepPlan
-from ..plan.sweep import plan_sweep
+from ..plan.sweep import plan_sweep, removal_candidates
 from ..policy import Policy
-from ..read.fleet import LaunchReader, read_fleet
+from ..read.fleet import LaunchReader, check_references, read_fleet
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -70,6 +70,13 @@ class SweepReport:
         }
 
 
+def read_and_plan(policy: Policy, clients: ClientFactory, now: datetime, launches: LaunchReader | None) -> SweepPlan:
+    """The fleet, then what EC2 knows uses the images this run would remove, then the plan."""
+    fleet = read_fleet(policy, clients, now, launches)
+    fleet = check_references(clients, fleet, removal_candidates(fleet, policy, now))
+    return plan_sweep(fleet, policy, now)
+
+
 def run_sweep(
     policy: Policy,
     clients: ClientFactory,
@@ -78,8 +85,7 @@ def run_sweep(
     launches: LaunchReader | None,
 ) -> SweepReport:
     """Read every region and the launch records, plan, and apply the plan unless this is a dry run."""
-    fleet = read_fleet(policy, clients, now, launches)
-    plan = plan_sweep(fleet, policy, now)
+    plan = read_and_plan(policy, clients, now, launches)
     report = SweepReport(plan, dry_run)
     logger.info("sweep planned", extra={"dry_run": dry_run, **plan.summary()})
     for region_plan in plan.regions.values():

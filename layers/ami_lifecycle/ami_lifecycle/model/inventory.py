@@ -14,6 +14,9 @@ LAUNCH_TEMPLATES, AUTO_SCALING_GROUPS, LAUNCH_CONFIGURATIONS = (
     "Auto Scaling groups",
     "launch configurations",
 )
+EC2_FLEETS, SPOT_FLEET_REQUESTS, SPOT_INSTANCE_REQUESTS = "EC2 Fleets", "Spot Fleet requests", "spot instance requests"
+BATCH_COMPUTE_ENVIRONMENTS = "Batch compute environments"
+IMAGE_REFERENCES = "image references"  # DescribeImageReferences, read for removal candidates only
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,12 @@ class Snapshot:
 class Reference:
     """Something that launches or may launch instances from an AMI."""
 
-    kind: str  # instance | launch-template | auto-scaling-group | launch-configuration
+    kind: str  # instance | launch-template | auto-scaling-group | ec2-fleet | ssm-parameter | ...
     resource: str  # what it is, readable: "i-0abc (running)", "lt-0abc version 3", ...
+    found_by: str = ""  # the read that found it, when not the product's own listing of that kind
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.resource}"
+        return f"{self.kind} {self.resource}" + (f" (found by {self.found_by})" if self.found_by else "")
 
 
 @dataclass
@@ -45,6 +49,8 @@ class RegionInventory:
     references: dict[str, list[Reference]] = field(default_factory=dict)
     unread: dict[str, str] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict, compare=False, repr=False)  # by source
+    # Images whose references EC2 itself was asked about (DescribeImageReferences): only these may be removed.
+    references_checked: frozenset[str] = frozenset()
 
     @property
     def readable(self) -> bool:

@@ -149,6 +149,9 @@ def _plan_image(
         status, reason = RETIRING, f"beyond retention: deprecated from {target:%Y-%m-%d %H:%M}"
     else:
         status, reason = _retirement_stage(image, deprecated, retention, now)
+    if status in (DISABLE, DEREGISTER) and image.image_id not in fleet.regions[image.region].references_checked:
+        # EC2's own reference index is read for removal candidates only; an unchecked image is never removed.
+        protections += (Protection("references-unchecked", "not checked with DescribeImageReferences"),)
     if status in (DISABLE, DEREGISTER) and protections:
         status, reason = KEEP, f"{reason}, but " + "; ".join(str(p) for p in protections)
     elif protections:  # say it now: a dry run should show what will keep the image, long before it is due

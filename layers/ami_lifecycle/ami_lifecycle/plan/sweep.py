@@ -10,6 +10,7 @@ while the home region is incomplete.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from ..act.base import Action
@@ -18,7 +19,7 @@ from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
 from ..model.image import FAMILY_TAG, PROTECTED_TAG, Image, parse_time
 from ..model.inventory import Fleet, RegionInventory
-from ..model.plan import RegionPlan, SweepPlan
+from ..model.plan import DEFERRED, DEREGISTER, DISABLE, RegionPlan, SweepPlan
 from ..policy import Policy
 from .desired import DesiredImage, desired_copy, desired_source, protection_digest
 from .families import Member, Version, group_versions, is_source
@@ -50,6 +51,19 @@ def plan_sweep(fleet: Fleet, policy: Policy, now: datetime) -> SweepPlan:
         plan.actions.sort(key=_execution_order)
         plan.decisions.sort(key=lambda d: (d.family, d.created, d.version, d.image_id))
     return SweepPlan(now, plans)
+
+
+def removal_candidates(fleet: Fleet, policy: Policy, now: datetime) -> dict[str, set[str]]:
+    """Images this run would disable or deregister (or defer) if nothing more were known about their use:
+    the ones whose references EC2 is asked about before the real plan is made."""
+    unchecked = replace(
+        fleet,
+        regions={r: replace(i, references_checked=frozenset(i.images)) for r, i in fleet.regions.items()},
+    )
+    candidates: dict[str, set[str]] = {region: set() for region in fleet.regions}
+    for region, region_plan in plan_sweep(unchecked, policy, now).regions.items():
+        candidates[region] = {d.image_id for d in region_plan.decisions if d.status in (DISABLE, DEREGISTER, DEFERRED)}
+    return candidates
 
 
 def block_incomplete_regions(fleet: Fleet, plans: dict[str, RegionPlan]) -> None:

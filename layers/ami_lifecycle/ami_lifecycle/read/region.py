@@ -19,20 +19,28 @@ from ..aws.clients import ClientFactory, error_code
 from ..model.image import SOURCE_IMAGE_TAG, Image, tags_of
 from ..model.inventory import (
     AUTO_SCALING_GROUPS,
+    BATCH_COMPUTE_ENVIRONMENTS,
+    EC2_FLEETS,
     IMAGES,
     INSTANCES,
     LAUNCH_CONFIGURATIONS,
     LAUNCH_TEMPLATES,
     SNAPSHOTS,
+    SPOT_FLEET_REQUESTS,
+    SPOT_INSTANCE_REQUESTS,
     RegionInventory,
     Snapshot,
 )
 from .references import (
     LaunchTemplate,
     read_auto_scaling_groups,
+    read_batch_compute_environments,
+    read_ec2_fleets,
     read_instances,
     read_launch_configurations,
     read_launch_templates,
+    read_spot_fleet_requests,
+    read_spot_instance_requests,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +82,7 @@ def read_region(clients: ClientFactory, region: str, scope: Scope = WHOLE_REGION
     read(IMAGES, lambda: _read_images(ec2, inventory, scope))
     if not inventory.readable or not scope.whole_region:
         return inventory
-    autoscaling = clients.autoscaling(region)
+    autoscaling, batch = clients.autoscaling(region), clients.batch(region)
     read(SNAPSHOTS, lambda: _read_snapshots(ec2, inventory))
     read(INSTANCES, lambda: read_instances(ec2, inventory))
     templates: dict[str, LaunchTemplate] = {}
@@ -85,6 +93,17 @@ def read_region(clients: ClientFactory, region: str, scope: Scope = WHOLE_REGION
         inventory.unread[AUTO_SCALING_GROUPS] = "not read: the templates or configurations they use are unknown"
     else:
         read(AUTO_SCALING_GROUPS, lambda: read_auto_scaling_groups(autoscaling, inventory, templates, configurations))
+    read(SPOT_INSTANCE_REQUESTS, lambda: read_spot_instance_requests(ec2, inventory))
+    template_users: dict[str, Callable[[], None]] = {
+        EC2_FLEETS: lambda: read_ec2_fleets(ec2, inventory, templates),
+        SPOT_FLEET_REQUESTS: lambda: read_spot_fleet_requests(ec2, inventory, templates),
+        BATCH_COMPUTE_ENVIRONMENTS: lambda: read_batch_compute_environments(batch, inventory, templates),
+    }
+    for source, reader in template_users.items():
+        if LAUNCH_TEMPLATES in inventory.unread:
+            inventory.unread[source] = "not read: the launch templates it uses are unknown"
+        else:
+            read(source, reader)
     return inventory
 
 
