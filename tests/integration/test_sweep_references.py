@@ -154,9 +154,10 @@ def test_one_user_alone_keeps_a_dr_copy(world: World, user: str) -> None:
     assert not any(world.exists(c, r) for r, c in world.copies(images[0]).items() if r == EU)
 
 
-@pytest.mark.parametrize(
-    "operation", ["DescribeFleets", "DescribeSpotFleetRequests", "DescribeSpotInstanceRequests", "DescribeImageReferences"]
-)
+UNREADABLE = ["DescribeFleets", "DescribeSpotFleetRequests", "DescribeSpotInstanceRequests", "DescribeImageReferences"]
+
+
+@pytest.mark.parametrize("operation", UNREADABLE)
 def test_an_unreadable_source_stops_deregistration_in_its_region(world: World, operation: str) -> None:
     images = world.family()
     world.sweep()

@@ -9,7 +9,7 @@ from ami_lifecycle.act.protect import CopyImage
 from ami_lifecycle.act.retire import DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
 from ami_lifecycle.model.image import FAMILY_TAG, PROTECTED_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, Image
 from ami_lifecycle.model.inventory import Fleet, Reference, RegionInventory
-from ami_lifecycle.model.plan import SweepPlan
+from ami_lifecycle.model.plan import Candidates, SweepPlan
 from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_digest
 from ami_lifecycle.plan.retire import deprecate_at
 from ami_lifecycle.plan.sweep import plan_sweep, removal_candidates
@@ -76,8 +76,9 @@ class Account:
         return image
 
     def plan(self, now: datetime = NOW, checked: bool = True) -> SweepPlan:
-        for inventory in self.regions.values():
+        for inventory in self.regions.values():  # as the sweep's reads of its candidates leave them
             inventory.references_checked = frozenset(inventory.images) if checked else frozenset()
+            inventory.launch_permissions = dict.fromkeys(inventory.images, frozenset()) if checked else {}
         return plan_sweep(Fleet(HOME, self.regions, {}), self.policy, now)
 
 
@@ -162,7 +163,8 @@ def test_an_image_ec2_was_not_asked_about_is_never_removed() -> None:
     assert actions(plan, DeregisterImage) == []
     assert status(plan, old) == (
         "keep",
-        "deprecated since 2026-11-02, 10-day grace period over, but not checked with DescribeImageReferences",
+        "deprecated since 2026-11-02, 10-day grace period over, but not checked with DescribeImageReferences; "
+        "launch permissions not read this run",
     )
     assert status(plan, old_copy)[0] == "keep"
 
@@ -178,8 +180,11 @@ def test_removal_candidates_are_the_images_due_for_removal_whatever_ec2_knows() 
 
     candidates = removal_candidates(Fleet(HOME, account.regions, {}), account.policy, NOW)
 
-    assert candidates == {HOME: {old.image_id}, DR: {old_copy.image_id}}
-    assert retiring.image_id not in candidates[HOME]
+    assert candidates == {
+        HOME: Candidates(due=frozenset({old.image_id})),
+        DR: Candidates(due=frozenset({old_copy.image_id})),
+    }
+    assert retiring.image_id not in candidates[HOME].referenced
 
 
 def test_a_reference_ec2_found_keeps_the_image_and_its_copy_and_says_who_found_it() -> None:

@@ -381,9 +381,9 @@ def _inventory(
     for image_id in referenced:
         kind = draw(st.sampled_from(REFERENCE_KINDS))
         references[image_id] = [Reference(kind, f"{kind}-of-{image_id}")]
-    checked = frozenset(i.image_id for i in images)  # as after the sweep asked EC2 about its candidates
     images_by_id = {i.image_id: i for i in images}
-    return RegionInventory(region, images_by_id, snapshots, references, unread, references_checked=checked)
+    inventory = RegionInventory(region, images_by_id, snapshots, references, unread)
+    return checked_candidates(inventory)
 
 
 @st.composite
@@ -843,13 +843,20 @@ def _copy(policy: Policy, source: Image, image_id: str, region: str, days_ago: f
     return replace(Image(image_id, region, OWNER, source.name, "available", created, tags, snapshots), **fields)
 
 
+def checked_candidates(inventory: RegionInventory) -> RegionInventory:
+    """As the sweep's reads of its candidates leave a region: EC2 asked about every image, none shared."""
+    inventory.references_checked = frozenset(inventory.images)
+    inventory.launch_permissions = dict.fromkeys(inventory.images, frozenset())
+    return inventory
+
+
 def _scenario(policy: Policy, *images: Image, references: dict[str, list[Reference]] | None = None) -> Scenario:
     regions = {HOME: RegionInventory(HOME)} | {r: RegionInventory(r) for r in DR_REGIONS}
     for image in images:
         regions[image.region].images[image.image_id] = image
     regions[HOME].references = references or {}
     for inventory in regions.values():
-        inventory.references_checked = frozenset(inventory.images)
+        checked_candidates(inventory)
     return Scenario(policy, Fleet(HOME, regions, {}), NOW)
 
 

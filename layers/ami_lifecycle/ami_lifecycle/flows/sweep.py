@@ -24,7 +24,7 @@ from ..aws.clients import ClientFactory
 from ..model.plan import SweepPlan
 from ..plan.sweep import plan_sweep, removal_candidates
 from ..policy import Policy
-from ..read.fleet import LaunchReader, check_references, read_fleet
+from ..read.fleet import LaunchReader, read_candidates, read_fleet
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -73,7 +73,7 @@ class SweepReport:
 def read_and_plan(policy: Policy, clients: ClientFactory, now: datetime, launches: LaunchReader | None) -> SweepPlan:
     """The fleet, then what EC2 knows uses the images this run would remove, then the plan."""
     fleet = read_fleet(policy, clients, now, launches)
-    fleet = check_references(clients, fleet, removal_candidates(fleet, policy, now))
+    fleet = read_candidates(clients, fleet, removal_candidates(fleet, policy, now))
     return plan_sweep(fleet, policy, now)
 
 

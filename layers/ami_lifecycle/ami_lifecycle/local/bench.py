@@ -242,7 +242,7 @@ class SweepRun:
 def _measured(run: SweepRun, recorder: CallRecorder) -> Iterator[None]:
     """Wrap the flow's read, plan and apply functions for the duration of one run_sweep."""
     flow: Any = sweep  # its functions are swapped for measuring wrappers during one run
-    originals = flow.read_fleet, flow.plan_sweep, flow.apply_plan, flow.check_references
+    originals = flow.read_fleet, flow.plan_sweep, flow.apply_plan, flow.read_candidates
     spans: list[tuple[float, float]] = []
 
     def read_fleet(*args: Any) -> Fleet:
@@ -252,7 +252,7 @@ def _measured(run: SweepRun, recorder: CallRecorder) -> Iterator[None]:
         run.read_calls = len(recorder.calls)
         return run.fleet
 
-    def check_references(*args: Any) -> Fleet:
+    def read_candidates(*args: Any) -> Fleet:
         start = time.perf_counter()
         run.fleet = originals[3](*args)
         run.read_seconds += time.perf_counter() - start
@@ -272,16 +272,16 @@ def _measured(run: SweepRun, recorder: CallRecorder) -> Iterator[None]:
         finally:
             spans.append((start, time.perf_counter()))
 
-    flow.read_fleet, flow.plan_sweep, flow.apply_plan, flow.check_references = (
+    flow.read_fleet, flow.plan_sweep, flow.apply_plan, flow.read_candidates = (
         read_fleet,
         plan,
         apply_plan,
-        check_references,
+        read_candidates,
     )
     try:
         yield
     finally:
-        flow.read_fleet, flow.plan_sweep, flow.apply_plan, flow.check_references = originals
+        flow.read_fleet, flow.plan_sweep, flow.apply_plan, flow.read_candidates = originals
         if spans:
             run.apply_seconds = max(end for _, end in spans) - min(start for start, _ in spans)
 

@@ -57,6 +57,7 @@ class Image:
     deprecation_time: str | None = None  # ISO 8601, as EC2 reports it
     deregistration_protection: str | None = None  # "disabled", "enabled", ... as EC2 reports it
     last_launched_time: str | None = None  # any account's launches, about a day late
+    public: bool = False
     volume_sizes: dict[str, int] = field(default_factory=dict)  # snapshot id -> GiB
 
     @classmethod
@@ -81,6 +82,7 @@ class Image:
             deprecation_time=data.get("DeprecationTime"),
             deregistration_protection=data.get("DeregistrationProtection"),
             last_launched_time=data.get("LastLaunchedTime"),
+            public=bool(data.get("Public", False)),
             volume_sizes={
                 m["Ebs"]["SnapshotId"]: int(m["Ebs"].get("VolumeSize") or 0)
                 for m in data.get("BlockDeviceMappings", [])

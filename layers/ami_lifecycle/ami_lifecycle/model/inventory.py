@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .image import Image
+from .usage import UsageReport
 
 # In-use sources of a region; a source that could not be read blocks removal there.
 IMAGES, SNAPSHOTS, INSTANCES = "images", "snapshots", "instances"
@@ -17,6 +18,8 @@ LAUNCH_TEMPLATES, AUTO_SCALING_GROUPS, LAUNCH_CONFIGURATIONS = (
 EC2_FLEETS, SPOT_FLEET_REQUESTS, SPOT_INSTANCE_REQUESTS = "EC2 Fleets", "Spot Fleet requests", "spot instance requests"
 BATCH_COMPUTE_ENVIRONMENTS = "Batch compute environments"
 IMAGE_REFERENCES = "image references"  # DescribeImageReferences, read for removal candidates only
+LAUNCH_PERMISSIONS = "launch permissions"  # DescribeImageAttribute, read for images due for removal only
+USAGE_REPORTS = "AMI usage reports"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,11 @@ class RegionInventory:
     errors: dict[str, BaseException] = field(default_factory=dict, compare=False, repr=False)  # by source
     # Images whose references EC2 itself was asked about (DescribeImageReferences): only these may be removed.
     references_checked: frozenset[str] = frozenset()
+    # Launch permissions read for images due for removal: image id -> (UserId|Group|..., value) pairs.
+    launch_permissions: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    # AMI usage reports of retiring shared images, newest first, and the images they were looked up for.
+    usage_reports: dict[str, list[UsageReport]] = field(default_factory=dict)
+    usage_checked: frozenset[str] = frozenset()
 
     @property
     def readable(self) -> bool:

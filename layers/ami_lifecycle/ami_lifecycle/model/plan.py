@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .image import Image
+
 if TYPE_CHECKING:
     from ..act.base import Action
 
@@ -56,6 +58,9 @@ class RegionPlan:
     actions: list[Action] = field(default_factory=list)
     blocked: str | None = None  # why nothing is disabled or deregistered here this run
     unmanaged: int = 0
+    shared_retiring: set[str] = field(default_factory=set)  # retiring images other accounts may launch
+    reports_wanted: list[Image] = field(default_factory=list)  # ... of which those without a usable usage report
+    usage_reports_backlog: int = 0  # usage reports wanted beyond this run's cap
 
     def count(self, status: str) -> int:
         return sum(d.status == status for d in self.decisions)
@@ -82,4 +87,18 @@ class SweepPlan:
             "images": dict(sorted(statuses.items())),
             "actions": dict(sorted(counts.items())),
             "blocked": {r: p.blocked for r, p in self.regions.items() if p.blocked},
+            "usage_reports_backlog": {r: n for r, p in self.regions.items() if (n := p.usage_reports_backlog)},
         }
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What a region's candidates for removal need read before the real plan is made."""
+
+    due: frozenset[str] = frozenset()  # disabled or deregistered this run, unless the reads say otherwise
+    deferred: frozenset[str] = frozenset()  # due, but beyond this run's cap
+    shared: frozenset[str] = frozenset()  # retiring and launchable by other accounts: read their usage reports
+
+    @property
+    def referenced(self) -> frozenset[str]:
+        return self.due | self.deferred

@@ -24,6 +24,7 @@ from ..model.plan import (
 )
 from ..policy import Policy, Retention
 from .families import Member, Version, image_decision, is_source
+from .usage import shared, usage_protections, wants_report
 
 
 def deprecate_at(target: datetime, now: datetime) -> datetime:
@@ -34,8 +35,15 @@ def deprecate_at(target: datetime, now: datetime) -> datetime:
 
 
 def plan_family(
-    fleet: Fleet, policy: Policy, versions: list[Version], plans: dict[str, RegionPlan], now: datetime
+    fleet: Fleet,
+    policy: Policy,
+    versions: list[Version],
+    plans: dict[str, RegionPlan],
+    now: datetime,
+    checks: bool = True,
 ) -> None:
+    """`checks=False` leaves out what only the candidates' own reads can tell (EC2's references, sharing, use in
+    other accounts): the plan that names those candidates."""
     retention = policy.retention_for(versions[0].match.rule)
     ranked = sorted((v for v in versions if v.ranked), key=lambda v: (v.created, v.version), reverse=True)
     for rank, version in enumerate(ranked):
@@ -47,7 +55,7 @@ def plan_family(
             target = min([*by_hand, *([target] if target else [])])
         source_protections = _source_protections(version, fleet, retention, now)
         for member in version.members:
-            _plan_image(member, version, kept, target, source_protections, fleet, retention, plans, now)
+            _plan_image(member, version, kept, target, source_protections, fleet, policy, plans, now, checks)
     for version in versions:
         if not version.ranked:
             for member in version.members:
@@ -111,11 +119,13 @@ def _plan_image(
     target: datetime | None,
     source_protections: dict[str, tuple[Protection, ...]],
     fleet: Fleet,
-    retention: Retention,
+    policy: Policy,
     plans: dict[str, RegionPlan],
     now: datetime,
+    checks: bool,
 ) -> None:
-    image, plan = member.image, plans[member.image.region]
+    image, plan, inventory = member.image, plans[member.image.region], fleet.regions[member.image.region]
+    retention = policy.retention_for(member.match.rule)
     if image.state not in RETIREABLE_STATES:
         plan.decisions.append(image_decision(member, version, KEEP, f"{image.state}: left alone until it is available"))
         return
@@ -149,9 +159,13 @@ def _plan_image(
         status, reason = RETIRING, f"beyond retention: deprecated from {target:%Y-%m-%d %H:%M}"
     else:
         status, reason = _retirement_stage(image, deprecated, retention, now)
-    if status in (DISABLE, DEREGISTER) and image.image_id not in fleet.regions[image.region].references_checked:
-        # EC2's own reference index is read for removal candidates only; an unchecked image is never removed.
-        protections += (Protection("references-unchecked", "not checked with DescribeImageReferences"),)
+    sharing = shared(image, member.match, policy, inventory)
+    if sharing and status != KEEP:
+        plan.shared_retiring.add(image.image_id)
+        if wants_report(image, inventory, policy.sweep.usage_reports, now):
+            plan.reports_wanted.append(image)
+    if checks and status in (DISABLE, DEREGISTER):
+        protections += _candidate_checks(image, inventory, sharing, policy, now)
     if status in (DISABLE, DEREGISTER) and protections:
         status, reason = KEEP, f"{reason}, but " + "; ".join(str(p) for p in protections)
     elif protections:  # say it now: a dry run should show what will keep the image, long before it is due
@@ -162,6 +176,20 @@ def _plan_image(
         plan.actions.append(DisableImage(image.region, image.image_id))
     decision = image_decision(member, version, status, reason, protections)
     plan.decisions.append(decision)
+
+
+def _candidate_checks(
+    image: Image, inventory: RegionInventory, sharing: bool | None, policy: Policy, now: datetime
+) -> tuple[Protection, ...]:
+    """What is read only for images due for removal; an image any of it is missing for is never removed."""
+    found: tuple[Protection, ...] = ()
+    if image.image_id not in inventory.references_checked:
+        found += (Protection("references-unchecked", "not checked with DescribeImageReferences"),)
+    if sharing is None:
+        found += (Protection("sharing-unchecked", "launch permissions not read this run"),)
+    elif sharing:
+        found += usage_protections(image, inventory, policy.sweep.usage_reports, now)
+    return found
 
 
 def _retirement_stage(image: Image, deprecated: datetime, retention: Retention, now: datetime) -> tuple[str, str]:

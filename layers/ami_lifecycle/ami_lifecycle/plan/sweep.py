@@ -10,24 +10,25 @@ while the home region is incomplete.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from ..act.base import Action
 from ..act.finish import FinishImage
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ..act.usage import CreateImageUsageReport
 from ..model.image import FAMILY_TAG, PROTECTED_TAG, Image, parse_time
 from ..model.inventory import Fleet, RegionInventory
-from ..model.plan import DEFERRED, DEREGISTER, DISABLE, RegionPlan, SweepPlan
+from ..model.plan import DEFERRED, DEREGISTER, DISABLE, Candidates, RegionPlan, SweepPlan
 from ..policy import Policy
 from .desired import DesiredImage, desired_copy, desired_source, protection_digest
 from .families import Member, Version, group_versions, is_source
 from .protect import plan_copy
 from .retire import plan_deregistrations, plan_family, plan_orphaned_snapshots
+from .usage import plan_usage_reports
 
 
-def plan_sweep(fleet: Fleet, policy: Policy, now: datetime) -> SweepPlan:
+def plan_sweep(fleet: Fleet, policy: Policy, now: datetime, checks: bool = True) -> SweepPlan:
     """Decide, for every managed image in every region, what happens to it in this run, and why."""
     now = now.astimezone(UTC)
     plans = {region: RegionPlan(region) for region in fleet.regions}
@@ -41,29 +42,30 @@ def plan_sweep(fleet: Fleet, policy: Policy, now: datetime) -> SweepPlan:
     block_incomplete_regions(fleet, plans)
     versions = group_versions(fleet, policy, plans)
     for by_version in versions.values():
-        plan_family(fleet, policy, list(by_version.values()), plans, now)
+        plan_family(fleet, policy, list(by_version.values()), plans, now, checks)
     plan_protection(fleet, policy, versions, plans)
     for region, plan in plans.items():
         inventory = fleet.regions[region]
         if inventory.readable:
             plan_deregistrations(inventory, plan, policy, now)
             plan_orphaned_snapshots(inventory, plan)
+            plan_usage_reports(plan, plan.reports_wanted, inventory, policy.sweep.usage_reports)
         plan.actions.sort(key=_execution_order)
         plan.decisions.sort(key=lambda d: (d.family, d.created, d.version, d.image_id))
     return SweepPlan(now, plans)
 
 
-def removal_candidates(fleet: Fleet, policy: Policy, now: datetime) -> dict[str, set[str]]:
-    """Images this run would disable or deregister (or defer) if nothing more were known about their use:
-    the ones whose references EC2 is asked about before the real plan is made."""
-    unchecked = replace(
-        fleet,
-        regions={r: replace(i, references_checked=frozenset(i.images)) for r, i in fleet.regions.items()},
-    )
-    candidates: dict[str, set[str]] = {region: set() for region in fleet.regions}
-    for region, region_plan in plan_sweep(unchecked, policy, now).regions.items():
-        candidates[region] = {d.image_id for d in region_plan.decisions if d.status in (DISABLE, DEREGISTER, DEFERRED)}
-    return candidates
+def removal_candidates(fleet: Fleet, policy: Policy, now: datetime) -> dict[str, Candidates]:
+    """The plan without the candidates' own reads: which images they are, region by region."""
+    plan = plan_sweep(fleet, policy, now, checks=False)
+    return {
+        region: Candidates(
+            frozenset(d.image_id for d in p.decisions if d.status in (DISABLE, DEREGISTER)),
+            frozenset(d.image_id for d in p.decisions if d.status == DEFERRED),
+            frozenset(p.shared_retiring),
+        )
+        for region, p in plan.regions.items()
+    }
 
 
 def block_incomplete_regions(fleet: Fleet, plans: dict[str, RegionPlan]) -> None:
@@ -134,7 +136,16 @@ def _lost_source(member: Member) -> Image:
     )
 
 
-_ORDER = (CopyImage, FinishImage, DeprecateImage, DisableImage, MarkSnapshotsRetired, DeregisterImage, DeleteSnapshot)
+_ORDER = (
+    CopyImage,
+    FinishImage,
+    DeprecateImage,
+    CreateImageUsageReport,
+    DisableImage,
+    MarkSnapshotsRetired,
+    DeregisterImage,
+    DeleteSnapshot,
+)
 
 
 def _execution_order(action: Action) -> int:

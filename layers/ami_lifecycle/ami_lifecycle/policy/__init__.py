@@ -16,6 +16,7 @@ from .document import (
     SweepSettings,
     TagFilter,
     TagPropagation,
+    UsageReports,
 )
 from .loading import json_schema, load_policy, parse_policy
 
@@ -34,6 +35,7 @@ __all__ = [
     "SweepSettings",
     "TagFilter",
     "TagPropagation",
+    "UsageReports",
     "json_schema",
     "load_policy",
     "parse_policy",

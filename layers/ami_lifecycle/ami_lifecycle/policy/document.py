@@ -217,6 +217,31 @@ class Defaults(_Strict):
     retention: Retention = Field(default_factory=Retention)
 
 
+class UsageReports(_Strict):
+    """AMI usage reports: how the sweep learns whether other accounts still use a shared AMI before removing it."""
+
+    lag_days: int = Field(
+        default=3,
+        ge=1,
+        le=29,
+        description="A report counts only if it was created at least this many days after the AMI was deprecated: "
+        "EC2 may miss the last 24 hours of instance use and the last few days of launch template changes.",
+    )
+    max_age_days: int = Field(
+        default=7, ge=1, le=30, description="A report older than this is asked for again (EC2 keeps them 30 days)."
+    )
+    max_new_per_region: int = Field(
+        default=100,
+        ge=1,
+        le=2000,
+        description="Reports created per region and run; EC2 allows 2,000 pending per region and 1 per AMI.",
+    )
+    image_builder_recipes: bool = Field(
+        default=False,
+        description="Also count Image Builder image and container recipes (only the newest SDKs document these).",
+    )
+
+
 class SweepSettings(_Strict):
     """How the scheduled sweep applies its plan."""
 
@@ -230,6 +255,7 @@ class SweepSettings(_Strict):
         le=1000,
         description="At most this many AMIs are deregistered per region per run, the oldest first; 0 = none.",
     )
+    usage_reports: UsageReports = Field(default_factory=UsageReports)
 
 
 class Policy(_Strict):

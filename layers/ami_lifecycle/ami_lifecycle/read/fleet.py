@@ -12,10 +12,13 @@ from aws_lambda_powertools import Logger
 
 from ..aws.clients import ClientFactory, error_code
 from ..aws.usage_table import UsageStore
-from ..model.inventory import IMAGE_REFERENCES, Fleet, RegionInventory
+from ..model.inventory import IMAGE_REFERENCES, LAUNCH_PERMISSIONS, USAGE_REPORTS, Fleet, RegionInventory
+from ..model.plan import Candidates
 from ..policy import Policy
 from .image_references import read_image_references
+from .images import read_launch_permissions
 from .region import read_region
+from .usage_reports import read_usage_reports
 
 logger = Logger(child=True)
 
@@ -35,28 +38,53 @@ def read_fleet(policy: Policy, clients: ClientFactory, now: datetime, launches: 
         return Fleet(policy.home_region, {r: f.result() for r, f in inventories.items()}, records, error)
 
 
-def check_references(clients: ClientFactory, fleet: Fleet, candidates: dict[str, set[str]]) -> Fleet:
-    """The fleet with EC2's references of the removal candidates added, regions concurrently. A region whose
-    references cannot be read records it as unread, which blocks every removal there."""
-    regions = [r for r, ids in candidates.items() if ids and fleet.regions[r].readable]
+def read_candidates(clients: ClientFactory, fleet: Fleet, candidates: dict[str, Candidates]) -> Fleet:
+    """The fleet with what only the removal candidates need read: EC2's references of the images due (and
+    deferred), the launch permissions of those due, and the usage reports of retiring shared images. Regions
+    concurrently; a source that cannot be read is recorded as unread, which blocks every removal there."""
+    regions = [r for r, c in candidates.items() if (c.referenced or c.shared) and fleet.regions[r].readable]
     if not regions:
         return fleet
     with ThreadPoolExecutor(max_workers=len(regions)) as pool:
-        checked = {r: pool.submit(_check_region, clients, fleet.regions[r], candidates[r]) for r in regions}
-        return replace(fleet, regions=fleet.regions | {r: f.result() for r, f in checked.items()})
+        read = {r: pool.submit(_read_region_candidates, clients, fleet.regions[r], candidates[r]) for r in regions}
+        return replace(fleet, regions=fleet.regions | {r: f.result() for r, f in read.items()})
 
 
-def _check_region(clients: ClientFactory, inventory: RegionInventory, image_ids: set[str]) -> RegionInventory:
-    try:
-        found = read_image_references(clients.ec2(inventory.region), image_ids)
-    except Exception as e:  # fails closed: the region removes nothing this run
-        logger.warning("image references unreadable", extra={"region": inventory.region, "error": str(e)})
-        unread = inventory.unread | {IMAGE_REFERENCES: f"{error_code(e)}: {e}"}
-        return replace(inventory, unread=unread, errors=inventory.errors | {IMAGE_REFERENCES: e})
+def _read_region_candidates(
+    clients: ClientFactory, inventory: RegionInventory, candidates: Candidates
+) -> RegionInventory:
+    ec2 = clients.ec2(inventory.region)
+    unread, errors = dict(inventory.unread), dict(inventory.errors)
+
+    def attempt(source: str, read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except Exception as e:  # fails closed: the region removes nothing this run
+            logger.warning(f"{source} unreadable", extra={"region": inventory.region, "error": str(e)})
+            unread[source], errors[source] = f"{error_code(e)}: {e}", e
+            return None
+
     references = dict(inventory.references)
-    for image_id, refs in found.items():
-        references[image_id] = [*references.get(image_id, []), *refs]
-    return replace(inventory, references=references, references_checked=inventory.references_checked | image_ids)
+    checked = inventory.references_checked
+    found = attempt(IMAGE_REFERENCES, lambda: read_image_references(ec2, candidates.referenced)) or {}
+    if IMAGE_REFERENCES not in unread:
+        checked = checked | candidates.referenced
+        for image_id, refs in found.items():
+            references[image_id] = [*references.get(image_id, []), *refs]
+    unknown = candidates.due - candidates.shared
+    permissions = attempt(LAUNCH_PERMISSIONS, lambda: read_launch_permissions(ec2, unknown)) or {}
+    shared = candidates.shared | {image_id for image_id, granted in permissions.items() if granted}
+    reports = attempt(USAGE_REPORTS, lambda: read_usage_reports(ec2, shared)) if shared else {}
+    return replace(
+        inventory,
+        references=references,
+        references_checked=checked,
+        launch_permissions=inventory.launch_permissions | permissions,
+        usage_reports=reports or {},
+        usage_checked=frozenset(shared) if USAGE_REPORTS not in unread else frozenset(),
+        unread=unread,
+        errors=errors,
+    )
 
 
 def usage_reader(clients: ClientFactory, policy: Policy, table: str | None = None) -> LaunchReader:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..model.image import Image, tags_of
 from ..model.inventory import ImageState
 from ..policy import Sharing
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 
 def read_image_state(ec2: Any, image: Image, sharing: Sharing) -> ImageState:
@@ -31,3 +35,13 @@ def read_image_state(ec2: Any, image: Image, sharing: Sharing) -> ImageState:
                 p["UserId"] for p in attr.get("CreateVolumePermissions", []) if "UserId" in p
             )
     return ImageState(snapshot_tags, launch, snapshot_accounts)
+
+
+def read_launch_permissions(ec2: EC2Client, image_ids: Iterable[str]) -> dict[str, frozenset[tuple[str, str]]]:
+    """Who may launch each image: one DescribeImageAttribute per image, so only for images due for removal."""
+    permissions: dict[str, frozenset[tuple[str, str]]] = {}
+    for image_id in sorted(set(image_ids)):
+        attribute = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+        pairs = {(k, str(v)) for perm in attribute.get("LaunchPermissions", []) for k, v in perm.items()}
+        permissions[image_id] = frozenset(pairs)
+    return permissions

@@ -1,0 +1,51 @@
+"""Asking EC2 which other accounts use an AMI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..aws.clients import ClientFactory
+from .base import Action, Applied
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import ImageUsageResourceTypeRequestTypeDef
+
+REPORT_TAG = "ami-lifecycle:image"
+# Every launch template version counts (EC2's default is the newest 20).
+INSTANCES_AND_TEMPLATES: list[ImageUsageResourceTypeRequestTypeDef] = [
+    {"ResourceType": "ec2:Instance"},
+    {
+        "ResourceType": "ec2:LaunchTemplate",
+        "ResourceTypeOptions": [{"OptionName": "version-depth", "OptionValues": ["10000"]}],
+    },
+]
+RECIPES: list[ImageUsageResourceTypeRequestTypeDef] = [
+    {"ResourceType": "imagebuilder:ImageRecipe"},
+    {"ResourceType": "imagebuilder:ContainerRecipe"},
+]
+
+
+@dataclass(frozen=True)
+class CreateImageUsageReport(Action):
+    """Start an AMI usage report. EC2 fills it in over minutes to hours and sends no event: a later run reads it."""
+
+    image_id: str
+    client_token: str
+    recipes: bool = False  # also count Image Builder recipes (documented by the newest SDKs only)
+
+    permissions = ("ec2:CreateImageUsageReport", "ec2:CreateTags")
+
+    def apply(self, clients: ClientFactory) -> Applied:
+        report_id = clients.ec2(self.region).create_image_usage_report(
+            ImageId=self.image_id,
+            ResourceTypes=INSTANCES_AND_TEMPLATES + (RECIPES if self.recipes else []),
+            ClientToken=self.client_token,
+            TagSpecifications=[
+                {"ResourceType": "image-usage-report", "Tags": [{"Key": REPORT_TAG, "Value": self.image_id}]}
+            ],
+        )["ReportId"]
+        return Applied(note=f" -> {report_id}", created_id=report_id)
+
+    def describe(self) -> str:
+        return f"ask EC2 which accounts use {self.image_id}"
