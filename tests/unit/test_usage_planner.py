@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from ami_lifecycle.act.retire import DeregisterImage
-from ami_lifecycle.act.usage import CreateImageUsageReport
-from ami_lifecycle.model.image import Image
+from ami_lifecycle.act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
+from ami_lifecycle.model.image import USE_REPORTED_TAG, Image
 from ami_lifecycle.model.inventory import Fleet
 from ami_lifecycle.model.plan import SweepPlan
 from ami_lifecycle.model.usage import UsageEntry, UsageReport
@@ -168,3 +169,18 @@ def test_a_report_is_deterministic_per_image_and_generation() -> None:
 
     assert first == second and first[0].image_id == old.image_id
     assert first[0].client_token.startswith("ami-lifecycle-")
+
+
+def test_use_past_the_grace_period_is_reported_once_per_report() -> None:
+    world, old = account()
+    used = report(old, "available", 1, ("222222222222", "ec2:Instance", 3))
+
+    plan = plan_with(world, used)
+    world.regions[HOME].images[old.image_id] = replace(old, tags=old.tags | {USE_REPORTED_TAG: used.report_id})
+    again = plan_with(world, used)
+
+    (tell,) = [a for a in plan.actions if isinstance(a, ReportUseInOtherAccounts)]
+    assert (tell.image_id, tell.report_id) == (old.image_id, used.report_id)
+    assert tell.usage.startswith("used in 1 account (222222222222): 3 instances")
+    assert plan.regions[HOME].used_elsewhere == [old.image_id] == again.regions[HOME].used_elsewhere
+    assert not [a for a in again.actions if isinstance(a, ReportUseInOtherAccounts)]

@@ -120,6 +120,10 @@ def _record_metrics(report: SweepReport) -> None:
             by_reason.add_dimension(name="Reason", value=kind)
     blocked = sum(1 for p in plan.regions.values() if p.blocked)
     metrics.add_metric(name="RegionsBlocked", unit=MetricUnit.Count, value=blocked)
+    elsewhere = sum(len(p.used_elsewhere) for p in plan.regions.values())
+    metrics.add_metric(name="AmisUsedInOtherAccounts", unit=MetricUnit.Count, value=elsewhere)
+    backlog = sum(p.usage_reports_backlog for p in plan.regions.values())
+    metrics.add_metric(name="UsageReportsBacklog", unit=MetricUnit.Count, value=backlog)
     deferred = sum(p.count("deferred") for p in plan.regions.values())
     metrics.add_metric(name="DeregistrationsDeferred", unit=MetricUnit.Count, value=deferred)
     if report.dry_run:

@@ -23,6 +23,8 @@ PROTECTED_TAG = f"{TAG_PREFIX}protected"
 # Set by the sweep on an AMI's snapshots just before it deregisters the AMI: the proof that lets a later run
 # delete a snapshot the deregistration left behind, and no other.
 RETIRED_TAG = f"{TAG_PREFIX}retired"
+# The usage report whose use in other accounts was last reported to the operator.
+USE_REPORTED_TAG = f"{TAG_PREFIX}use-reported"
 _STATE_TAGS = frozenset({PROTECTED_TAG, RETIRED_TAG})
 
 

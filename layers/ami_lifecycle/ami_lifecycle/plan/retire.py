@@ -8,7 +8,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
-from ..model.image import FAMILY_TAG, RETIRED_TAG, Image, parse_time
+from ..act.usage import ReportUseInOtherAccounts
+from ..model.image import FAMILY_TAG, RETIRED_TAG, USE_REPORTED_TAG, Image, parse_time
 from ..model.inventory import Fleet, RegionInventory
 from ..model.plan import (
     BLOCKED,
@@ -166,6 +167,8 @@ def _plan_image(
             plan.reports_wanted.append(image)
     if checks and status in (DISABLE, DEREGISTER):
         protections += _candidate_checks(image, inventory, sharing, policy, now)
+    if status in (DISABLE, DEREGISTER) and any(p.kind == "other-accounts" for p in protections):
+        _report_use(image, inventory, protections, plan)
     if status in (DISABLE, DEREGISTER) and protections:
         status, reason = KEEP, f"{reason}, but " + "; ".join(str(p) for p in protections)
     elif protections:  # say it now: a dry run should show what will keep the image, long before it is due
@@ -190,6 +193,16 @@ def _candidate_checks(
     elif sharing:
         found += usage_protections(image, inventory, policy.sweep.usage_reports, now)
     return found
+
+
+def _report_use(
+    image: Image, inventory: RegionInventory, protections: tuple[Protection, ...], plan: RegionPlan
+) -> None:
+    report = inventory.usage_reports[image.image_id][0]
+    plan.used_elsewhere.append(image.image_id)
+    if image.tags.get(USE_REPORTED_TAG) != report.report_id:
+        usage = next(p.detail for p in protections if p.kind == "other-accounts")
+        plan.actions.append(ReportUseInOtherAccounts(image.region, image.image_id, report.report_id, usage))
 
 
 def _retirement_stage(image: Image, deprecated: datetime, retention: Retention, now: datetime) -> tuple[str, str]:

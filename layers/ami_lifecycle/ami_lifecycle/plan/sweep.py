@@ -16,7 +16,7 @@ from ..act.base import Action
 from ..act.finish import FinishImage
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
-from ..act.usage import CreateImageUsageReport
+from ..act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
 from ..model.image import FAMILY_TAG, PROTECTED_TAG, Image, parse_time
 from ..model.inventory import Fleet, RegionInventory
 from ..model.plan import DEFERRED, DEREGISTER, DISABLE, Candidates, RegionPlan, SweepPlan
@@ -141,6 +141,7 @@ _ORDER = (
     FinishImage,
     DeprecateImage,
     CreateImageUsageReport,
+    ReportUseInOtherAccounts,
     DisableImage,
     MarkSnapshotsRetired,
     DeregisterImage,
