@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from ..aws.clients import ClientFactory, error_code
 from ..model.image import RETIRED_TAG, tag_list
 from .base import Action, Applied
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
 # DeregisterImage refuses DeleteAssociatedSnapshots where the API does not know it yet (e.g. some partitions).
 _FLAG_REFUSED = frozenset(
@@ -94,11 +97,13 @@ class DeregisterImage(Action):
             gib_reclaimed=sum(self.sizes.get(s, 0) for s in deleted),
         )
 
-    def _deregister(self, ec2: Any) -> dict[str, str]:
+    def _deregister(self, ec2: EC2Client) -> dict[str, str]:
         """DeregisterImage's code for each snapshot: success, skipped, missing-permissions, ..."""
         try:
             response = ec2.deregister_image(ImageId=self.image_id, DeleteAssociatedSnapshots=True)
-            codes = {r["SnapshotId"]: r["ReturnCode"] for r in response.get("DeleteSnapshotResults", [])}
+            codes: dict[str, str] = {
+                r["SnapshotId"]: r["ReturnCode"] for r in response.get("DeleteSnapshotResults", [])
+            }
         except ClientError as e:
             if error_code(e) not in _FLAG_REFUSED:
                 raise
@@ -132,7 +137,7 @@ class DeleteSnapshot(Action):
         return f"delete orphaned snapshot {self.snapshot_id} ({self.size_gib} GiB)"
 
 
-def _delete_snapshot(ec2: Any, snapshot_id: str) -> str:
+def _delete_snapshot(ec2: EC2Client, snapshot_id: str) -> str:
     """DeleteSnapshot with DeregisterImage's result codes; EC2 itself refuses a snapshot an AMI still uses."""
     try:
         ec2.delete_snapshot(SnapshotId=snapshot_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..model.image import Image, tags_of
 from ..model.inventory import ImageState
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
 
-def read_image_state(ec2: Any, image: Image, sharing: Sharing) -> ImageState:
+def read_image_state(ec2: EC2Client, image: Image, sharing: Sharing) -> ImageState:
     """Read only what the policy will compare: snapshot tags always, permissions when it shares."""
     snapshot_tags: dict[str, dict[str, str]] = {}
     if image.snapshot_ids:
@@ -24,15 +24,19 @@ def read_image_state(ec2: Any, image: Image, sharing: Sharing) -> ImageState:
 
     launch: frozenset[tuple[str, str]] = frozenset()
     if sharing.launch_permissions:
-        attr = ec2.describe_image_attribute(ImageId=image.image_id, Attribute="launchPermission")
-        launch = frozenset((k, v) for perm in attr.get("LaunchPermissions", []) for k, v in perm.items())
+        image_attribute = ec2.describe_image_attribute(ImageId=image.image_id, Attribute="launchPermission")
+        launch = frozenset(
+            (k, str(v)) for perm in image_attribute.get("LaunchPermissions", []) for k, v in perm.items()
+        )
 
     snapshot_accounts: dict[str, frozenset[str]] = {}
     if sharing.snapshot_accounts:
         for snapshot_id in image.snapshot_ids:
-            attr = ec2.describe_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission")
+            snapshot_attribute = ec2.describe_snapshot_attribute(
+                SnapshotId=snapshot_id, Attribute="createVolumePermission"
+            )
             snapshot_accounts[snapshot_id] = frozenset(
-                p["UserId"] for p in attr.get("CreateVolumePermissions", []) if "UserId" in p
+                p["UserId"] for p in snapshot_attribute.get("CreateVolumePermissions", []) if "UserId" in p
             )
     return ImageState(snapshot_tags, launch, snapshot_accounts)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -11,8 +11,11 @@ from ..aws.clients import error_code
 from ..model.image import tags_of
 from ..model.inventory import Instance
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
 
-def describe_instances(ec2: Any, instance_ids: list[str]) -> tuple[dict[str, Instance], set[str]]:
+
+def describe_instances(ec2: EC2Client, instance_ids: list[str]) -> tuple[dict[str, Instance], set[str]]:
     """Instances by id in as few calls as possible (1,000 ids each), and the ids EC2 does not know.
 
     EC2 refuses a whole request naming an unknown id and names it in the message: drop it and ask again.
