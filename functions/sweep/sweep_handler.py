@@ -10,7 +10,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from ami_lifecycle.aws.clients import ClientFactory
-from ami_lifecycle.flows.sweep import SweepConfigurationError, SweepRequest, dry_run_setting, run_sweep
+from ami_lifecycle.flows.sweep import (
+    SweepConfigurationError,
+    SweepRequest,
+    dry_run_setting,
+    recycle_bin_setting,
+    run_sweep,
+)
 from ami_lifecycle.policy import PolicyError, load_policy
 from ami_lifecycle.read.fleet import usage_reader
 
@@ -27,10 +33,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         policy = load_policy()  # before any AWS call: a bad policy stops here, naming the field
         request = parse(event=event or {}, model=SweepRequest)
         dry_run = dry_run_setting(policy, request)
+        recycle_bin_days = recycle_bin_setting()
     except (PolicyError, ValidationError, SweepConfigurationError) as error:
         logger.error("refused", extra={"error": str(error)})
         metrics.add_metric(name="InvocationsRefused", unit=MetricUnit.Count, value=1)
         raise
     clients = ClientFactory()
-    report = run_sweep(policy, clients, datetime.now(UTC), dry_run, usage_reader(clients, policy))
+    report = run_sweep(policy, clients, datetime.now(UTC), dry_run, usage_reader(clients, policy), recycle_bin_days)
     return report.as_dict()

@@ -226,7 +226,7 @@ def assert_sweep(out: str, rows: list[dict[str, str]]) -> None:
 
     # 10: the unused old versions are gone with their snapshots; the ones in use stay, and say why.
     assert "10. Time passes: 15 days (simulated: fidelity.set_deprecation_time on the 12 deprecated images)" in out
-    assert "tick -> dry_run=false: 9 actions planned (6 DeregisterImage, 3 MarkSnapshotsRetired), 9 applied\n" in out
+    assert "tick -> dry_run=false: 9 actions planned (6 DeregisterImage, 3 MarkRetired), 9 applied\n" in out
     results = {m["region"]: m.groups()[1:] for line in out.splitlines() if (m := RESULT_ROW.match(line))}
     assert results == {r: ("2", "4", "136", "0") for r in ("us-east-1", "us-west-2", "eu-west-1")}
     assert "    Deregistered with their snapshots, in every region: batch-0.9.0, web-1.1.0\n" in out

@@ -13,7 +13,7 @@ from datetime import datetime
 from ami_lifecycle.act.base import Action
 from ami_lifecycle.act.finish import FinishImage
 from ami_lifecycle.act.protect import CopyImage
-from ami_lifecycle.act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ami_lifecycle.act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ami_lifecycle.model.image import PROTECTED_TAG, RETIRED_TAG, Image
 from ami_lifecycle.model.inventory import Fleet, RegionInventory
 from ami_lifecycle.model.plan import SweepPlan
@@ -72,7 +72,7 @@ def _apply(action: Action, inventory: RegionInventory, now: datetime) -> None:
         images[image.image_id] = replace(image, deprecation_time=ec2_time(action.deprecate_at))
     elif isinstance(action, DisableImage):
         images[action.image_id] = replace(images[action.image_id], state="disabled")
-    elif isinstance(action, MarkSnapshotsRetired):
+    elif isinstance(action, MarkRetired):
         for snapshot_id in action.snapshot_ids:
             if snapshot_id in snapshots:
                 snapshot = snapshots[snapshot_id]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from ami_lifecycle.act.finish import FinishImage
 from ami_lifecycle.act.protect import CopyImage
-from ami_lifecycle.act.retire import DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ami_lifecycle.act.retire import DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ami_lifecycle.model.image import FAMILY_TAG, PROTECTED_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSION_TAG, Image
 from ami_lifecycle.model.inventory import Fleet, Reference, RegionInventory
 from ami_lifecycle.model.plan import Candidates, SweepPlan
@@ -304,5 +304,5 @@ def test_a_snapshot_shared_only_by_images_deregistered_together_is_marked_once_a
     deregistrations = actions(plan, DeregisterImage)
     assert {a.image_id for a in deregistrations} == {first.image_id, second.image_id}
     assert all(a.snapshot_ids == first.snapshot_ids for a in deregistrations)
-    (mark,) = actions(plan, MarkSnapshotsRetired)
+    (mark,) = actions(plan, MarkRetired)
     assert mark.snapshot_ids == first.snapshot_ids

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ami_lifecycle.act.base import Action
-from ami_lifecycle.act.retire import DeleteSnapshot, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ami_lifecycle.act.retire import DeleteSnapshot, DeregisterImage, DisableImage, MarkRetired
 from ami_lifecycle.model.image import (
     FAMILY_TAG,
     PROTECTED_TAG,
@@ -685,7 +685,7 @@ def assert_no_mapped_snapshot_is_marked_or_deleted(scenario: Scenario, plan: Swe
         images_of = mapped_by(inventory)
         actions = region_plan.actions
         deregistered = {a.image_id for a in actions if isinstance(a, DeregisterImage)}
-        marked = {s for a in actions if isinstance(a, MarkSnapshotsRetired) for s in a.snapshot_ids}
+        marked = {s for a in actions if isinstance(a, MarkRetired) for s in a.snapshot_ids}
         for snapshot_id in marked:
             assert images_of[snapshot_id], f"{snapshot_id} marked but no deregistered image maps it"
             assert images_of[snapshot_id] <= deregistered, f"{snapshot_id} marked, still mapped by an image kept"
@@ -701,8 +701,8 @@ def assert_no_mapped_snapshot_is_marked_or_deleted(scenario: Scenario, plan: Swe
                 assert snapshot is not None and RETIRED_TAG in snapshot.tags, f"{action!r}: not marked retired"
                 assert not images_of[action.snapshot_id], f"{action!r}: still mapped"
         kinds = [type(a) for a in actions]
-        if MarkSnapshotsRetired in kinds:
-            assert kinds.index(MarkSnapshotsRetired) < kinds.index(DeregisterImage), "marked after deregistering"
+        if MarkRetired in kinds:
+            assert kinds.index(MarkRetired) < kinds.index(DeregisterImage), "marked after deregistering"
 
 
 @PROPERTY

@@ -6,7 +6,7 @@ from .base import Action
 from .finish import FinishImage
 from .launches import PublishAlert, RecordLaunch
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
-from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 
 IMAGE_AVAILABLE_ACTIONS: tuple[type[Action], ...] = (
     CopyImage,
@@ -21,7 +21,7 @@ SWEEP_ACTIONS: tuple[type[Action], ...] = (
     FinishImage,
     DeprecateImage,
     DisableImage,
-    MarkSnapshotsRetired,
+    MarkRetired,
     DeregisterImage,
     DeleteSnapshot,
 )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from ..aws.clients import ClientFactory, error_code
-from ..model.image import RETIRED_TAG, tag_list
+from ..model.image import RECYCLE_TAG, RECYCLE_VALUE, RETIRED_TAG, tag_list
 from .base import Action, Applied
 
 if TYPE_CHECKING:
@@ -54,23 +54,27 @@ class DisableImage(Action):
 
 
 @dataclass(frozen=True)
-class MarkSnapshotsRetired(Action):
-    """Tag the snapshots of the AMIs about to be deregistered: only these may later be deleted as orphans."""
+class MarkRetired(Action):
+    """Tag the AMIs about to be deregistered and the snapshots only they use, in one call: the retired mark is
+    the proof that lets a later run delete a snapshot left behind, and no other; the recycle mark is what the
+    stack's Recycle Bin rules select, so what the sweep removes can be restored."""
 
     snapshot_ids: tuple[str, ...]
     marked_at: str
+    image_ids: tuple[str, ...] = ()
 
     permissions = ("ec2:CreateTags",)
 
     def apply(self, clients: ClientFactory) -> Applied:
         ec2 = clients.ec2(self.region)
-        for start in range(0, len(self.snapshot_ids), 500):  # well within CreateTags' limit per request
-            chunk = list(self.snapshot_ids[start : start + 500])
-            ec2.create_tags(Resources=chunk, Tags=tag_list({RETIRED_TAG: self.marked_at}))
+        resources = [*self.image_ids, *self.snapshot_ids]
+        tags = tag_list({RETIRED_TAG: self.marked_at, RECYCLE_TAG: RECYCLE_VALUE})
+        for start in range(0, len(resources), 500):  # well within CreateTags' limit per request
+            ec2.create_tags(Resources=resources[start : start + 500], Tags=tags)
         return Applied()
 
     def describe(self) -> str:
-        return f"mark {len(self.snapshot_ids)} snapshots for deletion"
+        return f"mark {len(self.image_ids)} AMIs and {len(self.snapshot_ids)} snapshots as retired"
 
 
 @dataclass(frozen=True)
@@ -83,9 +87,10 @@ class DeregisterImage(Action):
     image_id: str
     snapshot_ids: tuple[str, ...]  # the snapshots no other AMI uses, marked retired before this runs
     sizes: dict[str, int] = field(default_factory=dict, compare=False)  # snapshot id -> GiB
+    restorable_until: datetime | None = None  # from the Recycle Bin, when the stack keeps retired AMIs there
 
     permissions = ("ec2:DeregisterImage", "ec2:DeleteSnapshot")
-    requires = (MarkSnapshotsRetired,)
+    requires = (MarkRetired,)
 
     def apply(self, clients: ClientFactory) -> Applied:
         codes = self._deregister(clients.ec2(self.region))
@@ -112,7 +117,8 @@ class DeregisterImage(Action):
         return codes
 
     def describe(self) -> str:
-        return f"deregister {self.image_id} and delete {len(self.snapshot_ids)} snapshots"
+        restorable = f" (restorable until {self.restorable_until:%Y-%m-%d %H:%M})" if self.restorable_until else ""
+        return f"deregister {self.image_id} and delete {len(self.snapshot_ids)} snapshots{restorable}"
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,7 @@ class DeleteSnapshot(Action):
     size_gib: int = 0
 
     permissions = ("ec2:DeleteSnapshot",)
-    requires = (MarkSnapshotsRetired,)
+    requires = (MarkRetired,)
 
     def apply(self, clients: ClientFactory) -> Applied:
         code = _delete_snapshot(clients.ec2(self.region), self.snapshot_id)

@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -21,27 +20,27 @@ from ..flows.sweep import read_and_plan
 from ..model.plan import ImageDecision, SweepPlan
 from ..policy import PolicyError, load_policy
 from ..read.fleet import usage_reader
+from .exit_codes import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE
 
-EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 
-
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m ami_lifecycle",
-        description="What the scheduled sweep would do, read-only, with your own AWS credentials.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    plan = commands.add_parser("plan", help="print the sweep's plan for every family and region; changes nothing")
-    plan.add_argument("--policy", default="policy/policy.yaml", help="the policy document (default: %(default)s)")
-    plan.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", default="policy/policy.yaml", help="the policy document (default: %(default)s)")
+    parser.add_argument(
         "--usage-table",
         help="the deployed stack's usage table (output UsageTableName); without it nothing is planned for removal",
     )
-    plan.add_argument("--profile", help="AWS profile to read with (default: the usual credential chain)")
-    plan.add_argument("--at", type=_timestamp, help="plan as of this UTC time, e.g. 2026-12-01T00:00 (default: now)")
-    plan.add_argument("--json", action="store_true", help="print the plan as JSON lines, one per image")
-    args = parser.parse_args(argv)
+    parser.add_argument("--profile", help="AWS profile to read with (default: the usual credential chain)")
+    parser.add_argument("--at", type=_timestamp, help="plan as of this UTC time, e.g. 2026-12-01T00:00 (default: now)")
+    parser.add_argument(
+        "--recycle-bin-days",
+        type=int,
+        default=0,
+        help="the stack's RecycleBinRetentionDays, to say until when a retired AMI can be restored (default: 0)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON lines, one per image")
 
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
         policy = load_policy(args.policy)
     except PolicyError as e:
@@ -50,7 +49,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     clients = ClientFactory(boto3.Session(profile_name=args.profile))
     now = args.at or datetime.now(UTC)
     launches = usage_reader(clients, policy, args.usage_table) if args.usage_table else None
-    result = read_and_plan(policy, clients, now, launches)
+    result = read_and_plan(policy, clients, now, launches, args.recycle_bin_days)
     if args.json:
         for decision in _decisions(result):
             print(json.dumps(decision.__dict__ | {"protections": [p.kind for p in decision.protections]}), file=out)

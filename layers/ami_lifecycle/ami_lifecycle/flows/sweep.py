@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ logger = Logger(child=True)
 metrics = Metrics()
 
 DRY_RUN_ENV = "SWEEP_DRY_RUN"
+RECYCLE_BIN_DAYS_ENV = "RECYCLE_BIN_RETENTION_DAYS"
 
 
 class SweepRequest(BaseModel):
@@ -52,6 +53,14 @@ def dry_run_setting(policy: Policy, request: SweepRequest) -> bool:
     return value == "true" or policy.sweep.dry_run or request.dry_run
 
 
+def recycle_bin_setting() -> int:
+    """Days the stack's Recycle Bin rules keep what the sweep removes; 0 when it has none."""
+    value = os.environ.get(RECYCLE_BIN_DAYS_ENV, "0").strip()
+    if not value.isdigit() or int(value) > 365:
+        raise SweepConfigurationError(f"{RECYCLE_BIN_DAYS_ENV} must be whole days from 0 to 365, not {value!r}")
+    return int(value)
+
+
 @dataclass
 class SweepReport:
     plan: SweepPlan
@@ -70,9 +79,11 @@ class SweepReport:
         }
 
 
-def read_and_plan(policy: Policy, clients: ClientFactory, now: datetime, launches: LaunchReader | None) -> SweepPlan:
-    """The fleet, then what EC2 knows uses the images this run would remove, then the plan."""
-    fleet = read_fleet(policy, clients, now, launches)
+def read_and_plan(
+    policy: Policy, clients: ClientFactory, now: datetime, launches: LaunchReader | None, recycle_bin_days: int = 0
+) -> SweepPlan:
+    """The fleet, then what only the removal candidates need read, then the plan."""
+    fleet = replace(read_fleet(policy, clients, now, launches), recycle_bin_days=recycle_bin_days)
     fleet = read_candidates(clients, fleet, removal_candidates(fleet, policy, now))
     return plan_sweep(fleet, policy, now)
 
@@ -83,9 +94,10 @@ def run_sweep(
     now: datetime,
     dry_run: bool,
     launches: LaunchReader | None,
+    recycle_bin_days: int = 0,
 ) -> SweepReport:
     """Read every region and the launch records, plan, and apply the plan unless this is a dry run."""
-    plan = read_and_plan(policy, clients, now, launches)
+    plan = read_and_plan(policy, clients, now, launches, recycle_bin_days)
     report = SweepReport(plan, dry_run)
     logger.info("sweep planned", extra={"dry_run": dry_run, **plan.summary()})
     for region_plan in plan.regions.values():

@@ -23,9 +23,12 @@ PROTECTED_TAG = f"{TAG_PREFIX}protected"
 # Set by the sweep on an AMI's snapshots just before it deregisters the AMI: the proof that lets a later run
 # delete a snapshot the deregistration left behind, and no other.
 RETIRED_TAG = f"{TAG_PREFIX}retired"
+# Set with the retired mark on the AMIs and snapshots about to go; the stack's Recycle Bin rules select by it
+# (a tag-level rule matches a key and a value, so its value is fixed).
+RECYCLE_TAG, RECYCLE_VALUE = f"{TAG_PREFIX}recycle", "true"
 # The usage report whose use in other accounts was last reported to the operator.
 USE_REPORTED_TAG = f"{TAG_PREFIX}use-reported"
-_STATE_TAGS = frozenset({PROTECTED_TAG, RETIRED_TAG})
+_STATE_TAGS = frozenset({PROTECTED_TAG, RETIRED_TAG, f"{TAG_PREFIX}recycle"})
 
 
 def propagated(tags: dict[str, str]) -> dict[str, str]:

@@ -78,6 +78,7 @@ class Fleet:
     regions: dict[str, RegionInventory]
     launches: dict[str, datetime] | None  # image id -> last recorded launch; None when unreadable
     launches_error: str | None = None
+    recycle_bin_days: int = 0  # how long the deployment's Recycle Bin rules keep what the sweep removes
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ..act.usage import ReportUseInOtherAccounts
 from ..model.image import FAMILY_TAG, RETIRED_TAG, USE_REPORTED_TAG, Image, parse_time
 from ..model.inventory import Fleet, RegionInventory
@@ -216,8 +216,12 @@ def _retirement_stage(image: Image, deprecated: datetime, retention: Retention, 
     return RETIRING, f"{since}; deregistered from {deregister_from:%Y-%m-%d}"
 
 
-def plan_deregistrations(inventory: RegionInventory, plan: RegionPlan, policy: Policy, now: datetime) -> None:
-    """The oldest due images up to the cap; snapshots that no remaining image maps are marked first, in one call."""
+def plan_deregistrations(
+    inventory: RegionInventory, plan: RegionPlan, policy: Policy, now: datetime, recycle_bin_days: int = 0
+) -> None:
+    """The oldest due images up to the cap; they and the snapshots no remaining image maps are marked first, in
+    one call. With the stack's Recycle Bin rules they can be restored for `recycle_bin_days`."""
+    restorable = now + timedelta(days=recycle_bin_days) if recycle_bin_days else None
     due = sorted(
         (i for i, d in enumerate(plan.decisions) if d.status == DEREGISTER),
         key=lambda i: (plan.decisions[i].created, plan.decisions[i].image_id),
@@ -229,6 +233,7 @@ def plan_deregistrations(inventory: RegionInventory, plan: RegionPlan, policy: P
             mapped_by[snapshot_id].add(image.image_id)
     leaving = {plan.decisions[position].image_id for position in due[:cap]}
     to_mark: dict[str, None] = {}
+    marked_images: list[str] = []
     for rank, position in enumerate(due):
         decision = plan.decisions[position]
         if rank >= cap:
@@ -242,11 +247,15 @@ def plan_deregistrations(inventory: RegionInventory, plan: RegionPlan, policy: P
         # A snapshot shared only among images deregistered in this run goes with the last of them.
         own = tuple(s for s in image.snapshot_ids if mapped_by[s] <= leaving)
         to_mark |= dict.fromkeys(own)
-        plan.actions.append(
-            DeregisterImage(image.region, image.image_id, own, {s: image.volume_sizes.get(s, 0) for s in own})
-        )
-    if to_mark:
-        plan.actions.append(MarkSnapshotsRetired(inventory.region, tuple(to_mark), now.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        marked_images.append(image.image_id)
+        if restorable:
+            until = f"; restorable from the Recycle Bin until {restorable:%Y-%m-%d %H:%M}"
+            plan.decisions[position] = replace(decision, reason=decision.reason + until)
+        sizes = {s: image.volume_sizes.get(s, 0) for s in own}
+        plan.actions.append(DeregisterImage(image.region, image.image_id, own, sizes, restorable))
+    if marked_images:
+        marked_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        plan.actions.append(MarkRetired(inventory.region, tuple(to_mark), marked_at, tuple(marked_images)))
 
 
 def plan_orphaned_snapshots(inventory: RegionInventory, plan: RegionPlan) -> None:

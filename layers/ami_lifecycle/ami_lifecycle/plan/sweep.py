@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from ..act.base import Action
 from ..act.finish import FinishImage
 from ..act.protect import CopyImage
-from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkSnapshotsRetired
+from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ..act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
 from ..model.image import FAMILY_TAG, PROTECTED_TAG, Image, parse_time
 from ..model.inventory import Fleet, RegionInventory
@@ -47,7 +47,7 @@ def plan_sweep(fleet: Fleet, policy: Policy, now: datetime, checks: bool = True)
     for region, plan in plans.items():
         inventory = fleet.regions[region]
         if inventory.readable:
-            plan_deregistrations(inventory, plan, policy, now)
+            plan_deregistrations(inventory, plan, policy, now, fleet.recycle_bin_days)
             plan_orphaned_snapshots(inventory, plan)
             plan_usage_reports(plan, plan.reports_wanted, inventory, policy.sweep.usage_reports)
         plan.actions.sort(key=_execution_order)
@@ -143,7 +143,7 @@ _ORDER = (
     CreateImageUsageReport,
     ReportUseInOtherAccounts,
     DisableImage,
-    MarkSnapshotsRetired,
+    MarkRetired,
     DeregisterImage,
     DeleteSnapshot,
 )

@@ -1,0 +1,70 @@
+"""Restore a retired AMI: the AMI and its snapshots out of the Recycle Bin, the sweep's marks off, the keep tag
+on, so the next sweeps keep it. Safe to run again after a partial failure: each step checks what is done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..act.base import Action
+from ..act.executor import apply_region
+from ..act.protect import TagResources
+from ..act.restore import RemoveTags, RestoreImage, RestoreSnapshot
+from ..aws.clients import ClientFactory
+from ..model.image import RECYCLE_TAG, RETIRED_TAG, Image
+from ..policy import Policy
+
+
+class NotRestorable(LookupError):
+    """The AMI is neither registered nor in the Recycle Bin (never retired with a rule, or its retention ended)."""
+
+
+@dataclass
+class Restoration:
+    region: str
+    image_id: str
+    keep_tag: str
+    changes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    snapshots: tuple[str, ...] = ()
+
+
+def restore_image(
+    clients: ClientFactory, region: str, image_id: str, policy: Policy | None, now: datetime
+) -> Restoration:
+    ec2 = clients.ec2(region)
+    in_bin = ec2.list_images_in_recycle_bin(ImageIds=[image_id]).get("Images", [])
+    actions: list[Action] = [RestoreImage(region, image_id)] if in_bin else []
+    if not in_bin and not _describe(clients, region, image_id):
+        raise NotRestorable(f"{image_id} is neither registered in {region} nor in its Recycle Bin")
+    result = apply_region(clients, region, actions)
+    image = _describe(clients, region, image_id)
+    if image is None:
+        raise NotRestorable(f"{image_id} could not be restored in {region}: {'; '.join(result.failures)}")
+
+    binned = ec2.list_snapshots_in_recycle_bin(SnapshotIds=list(image.snapshot_ids)).get("Snapshots", [])
+    keep_tag = _keep_tag(image, policy)
+    resources = (image.image_id, *image.snapshot_ids)
+    followups: list[Action] = [RestoreSnapshot(region, s["SnapshotId"]) for s in binned if "SnapshotId" in s]
+    followups += [
+        TagResources(region, (image.image_id,), {keep_tag: f"restored {now:%Y-%m-%d}"}),
+        RemoveTags(region, resources, (RETIRED_TAG, RECYCLE_TAG)),
+    ]
+    rest = apply_region(clients, region, followups)
+    return Restoration(
+        region, image_id, keep_tag, result.changes + rest.changes, result.failures + rest.failures, image.snapshot_ids
+    )
+
+
+def _describe(clients: ClientFactory, region: str, image_id: str) -> Image | None:
+    images = clients.ec2(region).describe_images(
+        Filters=[{"Name": "image-id", "Values": [image_id]}], IncludeDeprecated=True, IncludeDisabled=True
+    )["Images"]
+    return Image.from_api(region, images[0]) if images else None
+
+
+def _keep_tag(image: Image, policy: Policy | None) -> str:
+    if policy is None:
+        return "ami-lifecycle:keep"
+    match = policy.match(image.name, image.tags, image.creation_date)
+    return (policy.retention_for(match.rule) if match else policy.defaults.retention).keep_tag
