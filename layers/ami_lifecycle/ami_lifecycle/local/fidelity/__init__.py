@@ -17,6 +17,7 @@ documentation it follows:
 - ``launch_templates``: DescribeLaunchTemplates and DescribeLaunchTemplateVersions, all of them, paged;
 - ``block_device_mappings``: an AMI's own mappings, and DeleteSnapshot refusing a mapped snapshot;
 - ``resource_tags``: a resource's tags read directly, TagSpecifications;
+- ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
 - ``pagination``: MaxResults/NextToken in linear time, shared by the describe actions.
 
 Time does not pass in moto, so tests make it pass with these hooks:
@@ -44,6 +45,7 @@ from . import (
     describe_images,
     describe_snapshots,
     image_attributes,
+    image_references,
     launch_templates,
     register_image,
     resource_tags,
@@ -86,4 +88,5 @@ def install() -> None:
         launch_templates.install()
         block_device_mappings.install()
         resource_tags.install()
+        image_references.install()
         setattr(AmisResponse, _INSTALLED_MARKER, True)
