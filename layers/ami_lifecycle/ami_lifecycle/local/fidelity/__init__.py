@@ -18,6 +18,7 @@ documentation it follows:
 - ``block_device_mappings``: an AMI's own mappings, and DeleteSnapshot refusing a mapped snapshot;
 - ``resource_tags``: a resource's tags read directly, TagSpecifications;
 - ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
+- ``image_usage_reports``: Create/Describe/Delete AMI usage reports and their entries;
 - ``pagination``: MaxResults/NextToken in linear time, shared by the describe actions.
 
 Time does not pass in moto, so tests make it pass with these hooks:
@@ -29,7 +30,11 @@ Time does not pass in moto, so tests make it pass with these hooks:
 - ``set_last_launched_time()``: the LastLaunchedTime EC2 reports (about a day after a launch; RunInstances
   does not update it);
 - ``fail_snapshot_deletion()``: one snapshot's deletion by DeregisterImage DeleteAssociatedSnapshots comes
-  back with a non-success return code, once.
+  back with a non-success return code, once;
+- ``set_consumer_usage()``: what another account uses an AMI in (moto models no other accounts), counted by the
+  usage reports completed later;
+- ``complete_usage_reports()`` / ``fail_usage_report()``: a usage report stays ``pending`` until then;
+- ``age_usage_report()``: a usage report was created days ago (it expires 30 days after creation).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from . import (
     describe_snapshots,
     image_attributes,
     image_references,
+    image_usage_reports,
     launch_templates,
     register_image,
     resource_tags,
@@ -56,13 +62,18 @@ from .deprecation import set_deprecation_time
 from .deregister_image import fail_snapshot_deletion
 from .deregistration_protection import expire_deregistration_cooldown
 from .image_attributes import set_last_launched_time
+from .image_usage_reports import age_usage_report, complete_usage_reports, fail_usage_report, set_consumer_usage
 
 __all__ = [
+    "age_usage_report",
     "complete_pending_copies",
+    "complete_usage_reports",
     "expire_deregistration_cooldown",
     "fail_pending_copy",
     "fail_snapshot_deletion",
+    "fail_usage_report",
     "install",
+    "set_consumer_usage",
     "set_deprecation_time",
     "set_last_launched_time",
 ]
@@ -89,4 +100,5 @@ def install() -> None:
         block_device_mappings.install()
         resource_tags.install()
         image_references.install()
+        image_usage_reports.install()
         setattr(AmisResponse, _INSTALLED_MARKER, True)
