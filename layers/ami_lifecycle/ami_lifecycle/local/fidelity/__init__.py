@@ -19,6 +19,7 @@ documentation it follows:
 - ``resource_tags``: a resource's tags read directly, TagSpecifications;
 - ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
 - ``image_usage_reports``: Create/Describe/Delete AMI usage reports and their entries;
+- ``recycle_bin``: retention rules for AMIs and snapshots, ListImages/SnapshotsInRecycleBin, Restore...;
 - ``pagination``: MaxResults/NextToken in linear time, shared by the describe actions.
 
 Time does not pass in moto, so tests make it pass with these hooks:
@@ -34,7 +35,10 @@ Time does not pass in moto, so tests make it pass with these hooks:
 - ``set_consumer_usage()``: what another account uses an AMI in (moto models no other accounts), counted by the
   usage reports completed later;
 - ``complete_usage_reports()`` / ``fail_usage_report()``: a usage report stays ``pending`` until then;
-- ``age_usage_report()``: a usage report was created days ago (it expires 30 days after creation).
+- ``age_usage_report()``: a usage report was created days ago (it expires 30 days after creation);
+- ``add_recycle_bin_rule()``: a Recycle Bin retention rule is in force, standing in for the stack's
+  ``AWS::Rbin::Rule``;
+- ``expire_recycle_bin()``: what is in the Recycle Bin reaches its exit time and is deleted for good.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from . import (
     image_references,
     image_usage_reports,
     launch_templates,
+    recycle_bin,
     register_image,
     resource_tags,
 )
@@ -63,12 +68,15 @@ from .deregister_image import fail_snapshot_deletion
 from .deregistration_protection import expire_deregistration_cooldown
 from .image_attributes import set_last_launched_time
 from .image_usage_reports import age_usage_report, complete_usage_reports, fail_usage_report, set_consumer_usage
+from .recycle_bin import add_recycle_bin_rule, expire_recycle_bin
 
 __all__ = [
+    "add_recycle_bin_rule",
     "age_usage_report",
     "complete_pending_copies",
     "complete_usage_reports",
     "expire_deregistration_cooldown",
+    "expire_recycle_bin",
     "fail_pending_copy",
     "fail_snapshot_deletion",
     "fail_usage_report",
@@ -101,4 +109,5 @@ def install() -> None:
         resource_tags.install()
         image_references.install()
         image_usage_reports.install()
+        recycle_bin.install()
         setattr(AmisResponse, _INSTALLED_MARKER, True)
