@@ -20,6 +20,8 @@ documentation it follows:
 - ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
 - ``image_usage_reports``: Create/Describe/Delete AMI usage reports and their entries;
 - ``recycle_bin``: retention rules for AMIs and snapshots, ListImages/SnapshotsInRecycleBin, Restore...;
+- ``fleet_reads``: DescribeFleets, DescribeSpotFleetRequests, DescribeSpotInstanceRequests and AWS Batch
+  DescribeComputeEnvironments, paged, with what a reader of them needs;
 - ``pagination``: MaxResults/NextToken in linear time, shared by the describe actions.
 
 Time does not pass in moto, so tests make it pass with these hooks:
@@ -53,6 +55,7 @@ from . import (
     deregistration_protection,
     describe_images,
     describe_snapshots,
+    fleet_reads,
     image_attributes,
     image_references,
     image_usage_reports,
@@ -110,4 +113,5 @@ def install() -> None:
         image_references.install()
         image_usage_reports.install()
         recycle_bin.install()
+        fleet_reads.install()
         setattr(AmisResponse, _INSTALLED_MARKER, True)
