@@ -6,10 +6,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.batch.responses import BatchResponse
 from moto.ec2.models.amis import Ami
 from moto.ec2.models.core import TaggedEC2Resource
+from moto.ec2.models.spot_requests import SpotFleetRequest
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+from moto.ec2.responses.fleets import Fleets
 from moto.ec2.responses.launch_templates import LaunchTemplates
 
 from ami_lifecycle.local import fidelity
@@ -63,3 +66,31 @@ def test_install_twice_keeps_the_sweep_patches(aws: LocalAws) -> None:
     with pytest.raises(ClientError) as excinfo:
         aws.ec2("us-east-1").deregister_image(ImageId=source.image_id)
     assert excinfo.value.response["Error"]["Code"] == "OperationNotPermitted"
+
+
+def usage_patches() -> tuple[object, ...]:
+    return (
+        AmisResponse.describe_image_references,  # type: ignore[attr-defined]
+        AmisResponse.create_image_usage_report,  # type: ignore[attr-defined]
+        AmisResponse.list_images_in_recycle_bin,  # type: ignore[attr-defined]
+        ElasticBlockStore.delete_snapshot,
+        Fleets.describe_fleets,
+        SpotFleetRequest.spot_fleet_request_config,
+        BatchResponse.describecomputeenvironments,
+    )
+
+
+def test_install_twice_keeps_the_usage_and_recycle_bin_patches(aws: LocalAws) -> None:
+    """Idempotent install: a second call keeps the patches of the usage, Recycle Bin and fleet areas."""
+    # Given the layer is installed, with a Recycle Bin rule for snapshots
+    fidelity.install()
+    patched = usage_patches()
+    fidelity.add_recycle_bin_rule("us-east-1", "EBS_SNAPSHOT", 7)
+    # When it is installed again
+    fidelity.install()
+    # Then moto runs the same patches, and a deleted snapshot still goes to the bin once
+    assert usage_patches() == patched
+    snapshot_id = aws.snapshot("us-east-1", 8)
+    aws.ec2("us-east-1").delete_snapshot(SnapshotId=snapshot_id)
+    listed = aws.ec2("us-east-1").list_snapshots_in_recycle_bin()["Snapshots"]
+    assert [s["SnapshotId"] for s in listed] == [snapshot_id]

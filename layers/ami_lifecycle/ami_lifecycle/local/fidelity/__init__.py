@@ -17,6 +17,11 @@ documentation it follows:
 - ``launch_templates``: DescribeLaunchTemplates and DescribeLaunchTemplateVersions, all of them, paged;
 - ``block_device_mappings``: an AMI's own mappings, and DeleteSnapshot refusing a mapped snapshot;
 - ``resource_tags``: a resource's tags read directly, TagSpecifications;
+- ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
+- ``image_usage_reports``: Create/Describe/Delete AMI usage reports and their entries;
+- ``recycle_bin``: retention rules for AMIs and snapshots, ListImages/SnapshotsInRecycleBin, Restore...;
+- ``fleet_reads``: DescribeFleets, DescribeSpotFleetRequests, DescribeSpotInstanceRequests and AWS Batch
+  DescribeComputeEnvironments, paged, with what a reader of them needs;
 - ``pagination``: MaxResults/NextToken in linear time, shared by the describe actions.
 
 Time does not pass in moto, so tests make it pass with these hooks:
@@ -28,7 +33,14 @@ Time does not pass in moto, so tests make it pass with these hooks:
 - ``set_last_launched_time()``: the LastLaunchedTime EC2 reports (about a day after a launch; RunInstances
   does not update it);
 - ``fail_snapshot_deletion()``: one snapshot's deletion by DeregisterImage DeleteAssociatedSnapshots comes
-  back with a non-success return code, once.
+  back with a non-success return code, once;
+- ``set_consumer_usage()``: what another account uses an AMI in (moto models no other accounts), counted by the
+  usage reports completed later;
+- ``complete_usage_reports()`` / ``fail_usage_report()``: a usage report stays ``pending`` until then;
+- ``age_usage_report()``: a usage report was created days ago (it expires 30 days after creation);
+- ``add_recycle_bin_rule()``: a Recycle Bin retention rule is in force, standing in for the stack's
+  ``AWS::Rbin::Rule``;
+- ``expire_recycle_bin()``: what is in the Recycle Bin reaches its exit time and is deleted for good.
 """
 
 from __future__ import annotations
@@ -43,8 +55,12 @@ from . import (
     deregistration_protection,
     describe_images,
     describe_snapshots,
+    fleet_reads,
     image_attributes,
+    image_references,
+    image_usage_reports,
     launch_templates,
+    recycle_bin,
     register_image,
     resource_tags,
 )
@@ -54,13 +70,21 @@ from .deprecation import set_deprecation_time
 from .deregister_image import fail_snapshot_deletion
 from .deregistration_protection import expire_deregistration_cooldown
 from .image_attributes import set_last_launched_time
+from .image_usage_reports import age_usage_report, complete_usage_reports, fail_usage_report, set_consumer_usage
+from .recycle_bin import add_recycle_bin_rule, expire_recycle_bin
 
 __all__ = [
+    "add_recycle_bin_rule",
+    "age_usage_report",
     "complete_pending_copies",
+    "complete_usage_reports",
     "expire_deregistration_cooldown",
+    "expire_recycle_bin",
     "fail_pending_copy",
     "fail_snapshot_deletion",
+    "fail_usage_report",
     "install",
+    "set_consumer_usage",
     "set_deprecation_time",
     "set_last_launched_time",
 ]
@@ -86,4 +110,8 @@ def install() -> None:
         launch_templates.install()
         block_device_mappings.install()
         resource_tags.install()
+        image_references.install()
+        image_usage_reports.install()
+        recycle_bin.install()
+        fleet_reads.install()
         setattr(AmisResponse, _INSTALLED_MARKER, True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.ec2.exceptions import InvalidAMIIdError, MalformedAMIIdError
+from moto.ec2.exceptions import EC2ClientError, InvalidAMIIdError, MalformedAMIIdError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.amis import Ami
 
@@ -15,6 +15,16 @@ from moto.ec2.models.amis import Ami
 # ClientToken must map to exactly one image even when the same request arrives concurrently.
 LOCK = threading.RLock()
 MOTO: dict[str, Any] = {}  # moto's original members, captured by each area's install()
+
+
+class IdempotentParameterMismatch(EC2ClientError):
+    """EC2's common error for a reused ClientToken whose request differs from the first one (the message is ours)."""
+
+    def __init__(self, client_token: str) -> None:
+        super().__init__(
+            "IdempotentParameterMismatch",
+            f"The client token '{client_token}' was already used with different request parameters.",
+        )
 
 
 def find_image(backend: Any, image_id: str) -> Ami:

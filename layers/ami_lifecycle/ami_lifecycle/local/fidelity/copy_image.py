@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moto.core.responses import ActionResult
-from moto.ec2.exceptions import EC2ClientError, InvalidParameterDependency
+from moto.ec2.exceptions import InvalidParameterDependency
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.amis import Ami
 from moto.ec2.models.elastic_block_store import Snapshot, Volume
@@ -21,7 +21,7 @@ from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.utils import random_snapshot_id
 from moto.kms.models import kms_backends
 
-from ._common import LOCK, existing_ec2_backends, find_image
+from ._common import LOCK, IdempotentParameterMismatch, existing_ec2_backends, find_image
 from .block_device_mappings import new_image_without_auto_snapshot, snapshot_ids
 from .resource_tags import tag, tags_by_resource_type
 
@@ -31,16 +31,6 @@ _COPY_RESOURCE_TYPES = frozenset({"image", "snapshot"})
 # Undocumented: a copy whose KMS key is unusable ends `failed`; users report this opaque reason.
 _KMS_FAILURE_CODE = "Client.InternalError"
 _INJECTED_FAILURE_CODE = "Server.InternalError"
-
-
-class _IdempotentParameterMismatch(EC2ClientError):
-    """EC2's common error for a reused ClientToken whose request differs from the first one."""
-
-    def __init__(self, client_token: str) -> None:
-        super().__init__(
-            "IdempotentParameterMismatch",
-            f"The client token '{client_token}' was already used with different request parameters.",
-        )
 
 
 def install() -> None:
@@ -133,7 +123,7 @@ def _copy_image_idempotently(backend: Any, request: _CopyRequest, client_token: 
         if client_token and client_token in tokens:
             first_request, image_id = tokens[client_token]
             if first_request != request:
-                raise _IdempotentParameterMismatch(client_token)
+                raise IdempotentParameterMismatch(client_token)
             return image_id
         image = _start_copy(backend, request)
         if client_token:

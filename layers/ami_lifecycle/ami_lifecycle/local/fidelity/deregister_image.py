@@ -1,7 +1,8 @@
 """DeregisterImage: DeleteAssociatedSnapshots with a ReturnCode per snapshot, and deregistration protection.
 
 moto 5.2.5 ignores DeleteAssociatedSnapshots; ``fail_snapshot_deletion()`` makes one snapshot's deletion come
-back with a non-success return code, once.
+back with a non-success return code, once. The AMI, and each snapshot deleted, go to the Recycle Bin when a
+retention rule retains them (see ``recycle_bin``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from moto.ec2.responses.amis import AmisResponse
 from ._common import LOCK, MOTO, existing_ec2_backends
 from .block_device_mappings import images_mapping, snapshot_ids
 from .deregistration_protection import DeregistrationProtected, deregistration_refused
+from .recycle_bin import retain_deleted_snapshot, retain_deregistered_image
 
 # DeregisterImage DeleteSnapshotResults ReturnCode: every value but success leaves the snapshot in place.
 _SNAPSHOT_FAILURE_CODES = frozenset({"skipped", "missing-permissions", "internal-error", "client-error"})
@@ -69,6 +71,7 @@ def _deregister_image(backend: Any, image_id: str, delete_snapshots: bool) -> li
             raise DeregistrationProtected(image_id, image.deregistration_protection)
         mapped = list(dict.fromkeys(snapshot_ids(image))) if image is not None else []
         backend.deregister_image(image_id)  # moto: InvalidAMIID.NotFound, or .Unavailable once deregistered
+        retain_deregistered_image(backend, image)
         if not delete_snapshots:
             return []
         return [{"SnapshotId": s, "ReturnCode": _delete_associated_snapshot(backend, s)} for s in mapped]
@@ -81,6 +84,8 @@ def _delete_associated_snapshot(backend: Any, snapshot_id: str) -> str:
     injected: str | None = backend.__dict__.get("fidelity_snapshot_failures", {}).pop(snapshot_id, None)
     if injected is not None:
         return injected
-    if backend.snapshots.pop(snapshot_id, None) is None:
+    snapshot = backend.snapshots.pop(snapshot_id, None)
+    if snapshot is None:
         return "client-error"  # not reachable through the API: a mapped snapshot cannot be deleted first
+    retain_deleted_snapshot(backend, snapshot)  # a snapshot rule honours DeleteAssociatedSnapshots too
     return "success"

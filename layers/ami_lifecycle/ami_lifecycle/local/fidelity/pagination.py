@@ -51,19 +51,25 @@ class _Cursor:
 
 
 def page(
-    backend: Any, operation: str, next_token: str | None, max_results: int | None, select: Callable[[], list[Any]]
+    backend: Any,
+    operation: str,
+    next_token: str | None,
+    max_results: int | None,
+    select: Callable[[], list[Any]],
+    invalid_token: Callable[[str], Exception] | None = None,
 ) -> tuple[list[Any], str | None]:
     """The keys of one page, and the token of the next (None on the last page).
 
     ``select`` returns the keys of every match; it runs on the first request only. A token may be used again
-    (a retried request gets the same page); a token of another action, or one forgotten, is refused.
+    (a retried request gets the same page); a token of another action, or one forgotten, is refused with
+    EC2's InvalidPaginationToken, or the error ``invalid_token`` makes (a service other than EC2).
     """
     with LOCK:
         cursors: OrderedDict[str, _Cursor] = backend.__dict__.setdefault("fidelity_page_cursors", OrderedDict())
         if next_token:
             cursor = cursors.get(next_token)
             if cursor is None or cursor.operation != operation:
-                raise _InvalidPaginationToken(next_token)
+                raise (invalid_token or _InvalidPaginationToken)(next_token)
             cursors.move_to_end(next_token)
             keys, start = cursor.keys, cursor.position
         else:
