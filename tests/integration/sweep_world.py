@@ -19,6 +19,7 @@ from ami_lifecycle.policy import Policy, parse_policy
 from .conftest import EU, HOME, WEST, Account, ami_event
 
 TABLE = "ami-usage"
+TICK = 1 / 24  # the sweep's schedule: hourly
 RETENTION = """
   retention:
     keep_latest: 2
@@ -27,9 +28,14 @@ RETENTION = """
 """
 
 
-def sweep_policy(account: Account, extra: str = "") -> Policy:
-    """The account's policy with a short retention: the newest 2 versions stay, 10 days of grace."""
-    return parse_policy(account.policy_text.replace("defaults:\n", "defaults:\n" + RETENTION, 1) + extra)
+def sweep_policy(account: Account, extra: str = "", shared: bool = True) -> Policy:
+    """The account's policy with a short retention: the newest 2 versions stay, 10 days of grace. Its AMIs
+    are shared with other accounts unless told otherwise (then no usage report is needed to remove one)."""
+    text = account.policy_text.replace("defaults:\n", "defaults:\n" + RETENTION, 1)
+    if not shared:
+        start, end = text.index("  sharing:\n"), text.index("  tags:\n")
+        text = text[:start] + text[end:]
+    return parse_policy(text + extra)
 
 
 class World:
@@ -43,6 +49,7 @@ class World:
         self.usage = UsageStore(self.clients, HOME, TABLE)
         self.now = datetime.now(UTC)
         self.built: list[str] = []  # the family's versions, oldest first
+        self.last_tick = 0.0
 
     def autoscaling(self, region: str = HOME) -> Any:
         return self.clients.client("autoscaling", region)
@@ -76,9 +83,22 @@ class World:
         return {r: c["ImageId"] for r in (WEST, EU) for c in self.account.copies_of(source_id, r)}
 
     def sweep(self, days: float = 0, dry_run: bool = False, policy: Policy | None = None) -> SweepReport:
-        return run_sweep(
-            policy or self.policy, self.clients, self.now + timedelta(days=days), dry_run, self.usage.launched_since
-        )
+        """The tick at `days`, after the hourly tick before it: EC2 fills in the usage reports a tick asks for
+        within the hour, so that tick is where the reports this one reads were asked for (shared AMIs are
+        removed only on a report made long enough after their deprecation)."""
+        if days - self.last_tick >= 1:
+            self._tick(days - TICK, dry_run, policy)
+        return self._tick(days, dry_run, policy)
+
+    def _tick(self, days: float, dry_run: bool, policy: Policy | None) -> SweepReport:
+        at = self.now + timedelta(days=days)
+        fidelity.complete_usage_reports()
+        report = run_sweep(policy or self.policy, self.clients, at, dry_run, self.usage.launched_since)
+        for region, result in report.results.items():
+            for report_id in (i for i in result.created_ids if i.startswith("amiur-")):
+                fidelity.age_usage_report(report_id, region, (datetime.now(UTC) - at) / timedelta(days=1))
+        self.last_tick = days
+        return report
 
     def image(self, image_id: str, region: str = HOME) -> dict[str, Any] | None:
         found = self.ec2(region).describe_images(

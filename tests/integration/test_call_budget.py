@@ -97,5 +97,15 @@ def test_a_sweep_of_several_hundred_amis_reads_pages_and_writes_once_per_change(
     assert ops["DeregisterImage"] == planned["DeregisterImage"] <= 3 * SWEEP_CAP
     assert ops["DeleteSnapshot"] == planned.get("DeleteSnapshot", 0)  # orphans only: the rest go with their AMI
     assert ops["CreateTags"] <= 3 + 2 * finishing  # one snapshot mark per region; tags and mark per finished image
+    for listing in ("DescribeFleets", "DescribeSpotFleetRequests", "DescribeSpotInstanceRequests",
+                    "DescribeComputeEnvironments"):  # fmt: skip
+        assert ops[listing] == 3, (listing, ops[listing])
+    # EC2's references of the removal candidates: ten images per call, never one call per image
+    asked = [c for c in calls.calls if c.operation == "DescribeImageReferences"]
+    for region in {c.region for c in asked}:
+        ids = [i for c in asked if c.region == region for i in c.params["ImageIds"]]
+        assert len([c for c in asked if c.region == region]) == -(-len(ids) // 10) and len(ids) == len(set(ids))
+    assert ops["DescribeImageUsageReports"] <= 3 and ops["DescribeImageUsageReportEntries"] <= 3  # 200 per call
     reads = sum(n for op, n in ops.items() if op.startswith("Describe") or op == "Scan")
-    assert reads <= 3 * 6 + templates + 1 + 3 * finishing  # finishing reads the image's permissions
+    bulk = 3 * (6 + 4 + 2) + templates + 1 + len(asked)
+    assert reads <= bulk + 3 * finishing  # finishing reads the image's permissions

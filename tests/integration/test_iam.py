@@ -14,6 +14,7 @@ from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.eventbus import load_template
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
 from ami_lifecycle.model.events import parse_ami_state_change
+from ami_lifecycle.read.image_references import ON_BEHALF_PERMISSIONS
 
 from .conftest import Account, ami_event
 
@@ -119,9 +120,15 @@ def test_launch_tracking_tags_only_instances() -> None:
 
 
 @pytest.fixture
-def called_by_sweep(account: Account) -> set[str]:
-    """Every action a sweep calls: finishing a lost build, deprecating, disabling, deregistering, cleaning up."""
+def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Every action a sweep calls: finishing a lost build, deprecating, disabling, asking who uses shared AMIs,
+    reporting a version still used in another account, deregistering, cleaning up."""
+    import boto3
+
     from .sweep_world import World, sweep_policy
+
+    topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="alerts")["TopicArn"]
+    monkeypatch.setenv("LAUNCH_ALERTS_TOPIC_ARN", topic)
 
     world = World(account, sweep_policy(account).model_copy())
     retention = world.policy.defaults.retention.model_copy(update={"disable_after_days": 5})
@@ -130,6 +137,7 @@ def called_by_sweep(account: Account) -> set[str]:
     images = world.family()
     world.version("api-2.0.0", days_ago=1, protect=False)
     world.ec2().create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": images[-1]})
+    fidelity.set_consumer_usage(images[1], "us-east-1", "222222222222", "ec2:Instance", 2)
     with record_calls() as calls:
         world.sweep()
         world.sweep(days=6)
@@ -145,7 +153,9 @@ def test_sweep_is_granted_exactly_what_it_calls(called_by_sweep: set[str]) -> No
     declared = {p for action in SWEEP_ACTIONS for p in action.permissions}
     assert called_by_sweep - granted("SweepFunction") == set()
     assert declared - granted("SweepFunction") == set()
-    assert granted("SweepFunction") - called_by_sweep - set(CopyImage.kms_permissions) == set()
+    # EC2 uses the caller's permissions to answer DescribeImageReferences, and to re-encrypt copies.
+    on_behalf = set(CopyImage.kms_permissions) | set(ON_BEHALF_PERMISSIONS)
+    assert granted("SweepFunction") - called_by_sweep - on_behalf == set()
 
 
 def test_sweep_removes_only_what_carries_the_products_tags() -> None:

@@ -41,7 +41,8 @@ def test_old_versions_are_deprecated_everywhere_then_deregistered_with_their_sna
     for image_id in kept:
         assert "DeprecationTime" not in world.image(image_id)
         assert decision(first, image_id).reason.startswith("newest 2 of its family")
-    assert first.plan.summary()["actions"] == {"DeprecateImage": 9}
+    # and each retiring shared version is asked about at once: who uses it elsewhere
+    assert first.plan.summary()["actions"] == {"DeprecateImage": 9, "CreateImageUsageReport": 9}
 
     # When the grace period is over
     later = world.sweep(days=GRACE_OVER)
@@ -68,7 +69,8 @@ def test_a_second_sweep_plans_nothing(world: World) -> None:
     assert again.plan.actions == []
 
 
-def test_dry_run_plans_and_changes_nothing(world: World) -> None:
+def test_dry_run_plans_and_changes_nothing(account: Account) -> None:
+    world = World(account, sweep_policy(account, shared=False))
     images = world.family()
     world.sweep()
 
@@ -260,7 +262,7 @@ def test_a_dr_region_that_does_not_answer_is_left_for_the_next_sweep(world: Worl
     assert "could not be read" in report.plan.summary()["blocked"][EU]
     world.account.faults.clear()
     assert world.exists(eu_copy, EU)
-    world.sweep(days=GRACE_OVER)
+    world.sweep(days=GRACE_OVER + 1)  # its copies, shared, first need a usage report there
     assert not world.exists(eu_copy, EU)
 
 

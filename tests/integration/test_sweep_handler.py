@@ -27,6 +27,7 @@ def world(account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     for image_id in images[:3]:
         for region, held in [(HOME, image_id), *world.copies(image_id).items()]:
             fidelity.set_deprecation_time(held, world.now - timedelta(days=11), region)
+            fidelity.add_usage_report(held, region, world.now - timedelta(days=1))  # no account uses it
     monkeypatch.setenv("USAGE_TABLE", TABLE)
     monkeypatch.delenv("SWEEP_DRY_RUN", raising=False)
     use_policy(account, tmp_path, monkeypatch)

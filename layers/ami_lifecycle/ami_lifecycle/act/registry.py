@@ -6,7 +6,9 @@ from .base import Action
 from .finish import FinishImage
 from .launches import PublishAlert, RecordLaunch
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
+from .restore import RemoveTags, RestoreImage, RestoreSnapshot
 from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
+from .usage import CreateImageUsageReport, ReportUseInOtherAccounts
 
 IMAGE_AVAILABLE_ACTIONS: tuple[type[Action], ...] = (
     CopyImage,
@@ -24,4 +26,8 @@ SWEEP_ACTIONS: tuple[type[Action], ...] = (
     MarkRetired,
     DeregisterImage,
     DeleteSnapshot,
+    CreateImageUsageReport,
+    ReportUseInOtherAccounts,
 )
+# What `python -m ami_lifecycle restore` applies, with the operator's own credentials (no function has these).
+RESTORE_ACTIONS: tuple[type[Action], ...] = (RestoreImage, RestoreSnapshot, TagResources, RemoveTags)

@@ -118,7 +118,8 @@ class DeregisterImage(Action):
 
     def describe(self) -> str:
         restorable = f" (restorable until {self.restorable_until:%Y-%m-%d %H:%M})" if self.restorable_until else ""
-        return f"deregister {self.image_id} and delete {len(self.snapshot_ids)} snapshots{restorable}"
+        snapshots = f" ({', '.join(self.snapshot_ids)})" if self.snapshot_ids else ""
+        return f"deregister {self.image_id} and delete {len(self.snapshot_ids)} snapshots{snapshots}{restorable}"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image_id", help="the AMI the sweep deregistered, e.g. ami-0123456789abcdef0")
     parser.add_argument("--region", required=True, help="the region it was deregistered in")
     parser.add_argument("--policy", help="the policy document, for the family's keep tag (default: ami-lifecycle:keep)")
+    parser.add_argument(
+        "--snapshots",
+        default="",
+        help="its snapshots, comma-separated, as the sweep's report names them (found without, in most cases)",
+    )
     parser.add_argument("--profile", help="AWS profile to act with (default: the usual credential chain)")
 
 
@@ -31,7 +36,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_USAGE
     clients = ClientFactory(boto3.Session(profile_name=args.profile))
     try:
-        done = restore_image(clients, args.region, args.image_id, policy, datetime.now(UTC))
+        snapshots = tuple(s.strip() for s in args.snapshots.split(",") if s.strip())
+        done = restore_image(clients, args.region, args.image_id, policy, datetime.now(UTC), snapshots)
     except NotRestorable as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE

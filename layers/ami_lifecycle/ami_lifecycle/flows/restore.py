@@ -3,16 +3,19 @@ on, so the next sweeps keep it. Safe to run again after a partial failure: each 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..act.base import Action
-from ..act.executor import apply_region
+from ..act.executor import RegionResult, apply_region
 from ..act.protect import TagResources
 from ..act.restore import RemoveTags, RestoreImage, RestoreSnapshot
 from ..aws.clients import ClientFactory
 from ..model.image import RECYCLE_TAG, RETIRED_TAG, Image
 from ..policy import Policy
+
+MAX_REFUSALS = 20  # RestoreImage attempts, each after restoring the snapshots EC2 said it still misses
 
 
 class NotRestorable(LookupError):
@@ -30,14 +33,36 @@ class Restoration:
 
 
 def restore_image(
-    clients: ClientFactory, region: str, image_id: str, policy: Policy | None, now: datetime
+    clients: ClientFactory,
+    region: str,
+    image_id: str,
+    policy: Policy | None,
+    now: datetime,
+    snapshot_ids: tuple[str, ...] = (),
 ) -> Restoration:
+    """EC2 restores an AMI only once its snapshots are back, and lists a binned AMI without its block device
+    mappings: its snapshots are the ones named (the sweep's report names them), the binned ones whose
+    description names the AMI (CreateImage and CopyImage write it there), and any EC2 names when it refuses."""
     ec2 = clients.ec2(region)
     in_bin = ec2.list_images_in_recycle_bin(ImageIds=[image_id]).get("Images", [])
-    actions: list[Action] = [RestoreImage(region, image_id)] if in_bin else []
     if not in_bin and not _describe(clients, region, image_id):
         raise NotRestorable(f"{image_id} is neither registered in {region} nor in its Recycle Bin")
-    result = apply_region(clients, region, actions)
+    result = RegionResult(region)
+    if in_bin:
+        pages = ec2.get_paginator("list_snapshots_in_recycle_bin").paginate(PaginationConfig={"PageSize": 1000})
+        binned = [s for page in pages for s in page.get("Snapshots", [])]
+        wanted = set(snapshot_ids) | {s["SnapshotId"] for s in binned if image_id in s.get("Description", "")}
+        result = apply_region(clients, region, [RestoreSnapshot(region, s) for s in sorted(wanted)])
+        for _ in range(MAX_REFUSALS):
+            attempt = apply_region(clients, region, [RestoreImage(region, image_id)])
+            result.changes += attempt.changes
+            named = set(re.findall(r"snap-[0-9a-f]+", attempt.error or "")) - wanted
+            if attempt.error is None or not named:
+                result.failures += attempt.failures
+                break
+            wanted |= named
+            restored = apply_region(clients, region, [RestoreSnapshot(region, s) for s in sorted(named)])
+            result.changes += restored.changes
     image = _describe(clients, region, image_id)
     if image is None:
         raise NotRestorable(f"{image_id} could not be restored in {region}: {'; '.join(result.failures)}")

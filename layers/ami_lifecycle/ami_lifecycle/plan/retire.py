@@ -25,7 +25,7 @@ from ..model.plan import (
 )
 from ..policy import Policy, Retention
 from .families import Member, Version, image_decision, is_source
-from .usage import shared, usage_protections, wants_report
+from .usage import shared, usage_protections, used_elsewhere, wants_report
 
 
 def deprecate_at(target: datetime, now: datetime) -> datetime:
@@ -54,7 +54,7 @@ def plan_family(
         by_hand = [t for m in version.members if is_source(m) and (t := parse_time(m.image.deprecation_time))]
         if by_hand:
             target = min([*by_hand, *([target] if target else [])])
-        source_protections = _source_protections(version, fleet, retention, now)
+        source_protections = _source_protections(version, fleet, policy, now)
         for member in version.members:
             _plan_image(member, version, kept, target, source_protections, fleet, policy, plans, now, checks)
     for version in versions:
@@ -85,12 +85,15 @@ def _deprecation_due(version: Version, ranked: list[Version], rank: int, retenti
 
 
 def _source_protections(
-    version: Version, fleet: Fleet, retention: Retention, now: datetime
+    version: Version, fleet: Fleet, policy: Policy, now: datetime
 ) -> dict[str, tuple[Protection, ...]]:
     """Protections of each home source of this version; its copies inherit them (a DR copy of an AMI in
     production is what recovers that production)."""
     return {
-        m.image.image_id: _image_protections(m.image, fleet, retention, now) for m in version.members if is_source(m)
+        m.image.image_id: _image_protections(m.image, fleet, policy.retention_for(version.match.rule), now)
+        + used_elsewhere(m.image, fleet.regions[m.image.region], policy.sweep.usage_reports, now)
+        for m in version.members
+        if is_source(m)
     }
 
 
@@ -165,7 +168,8 @@ def _plan_image(
         plan.shared_retiring.add(image.image_id)
         if wants_report(image, inventory, policy.sweep.usage_reports, now):
             plan.reports_wanted.append(image)
-    if checks and status in (DISABLE, DEREGISTER):
+    if checks and status in (DISABLE, DEREGISTER) and not plan.blocked and not protections:
+        # Only what would be removed is read further (a blocked region's candidates are not read at all).
         protections += _candidate_checks(image, inventory, sharing, policy, now)
     if status in (DISABLE, DEREGISTER) and any(p.kind == "other-accounts" for p in protections):
         _report_use(image, inventory, protections, plan)

@@ -41,6 +41,14 @@ def usage_protections(
     return (Protection("usage-report", _why_unknown(reports, image, settings, now)),)
 
 
+def used_elsewhere(
+    image: Image, inventory: RegionInventory, settings: UsageReports, now: datetime
+) -> tuple[Protection, ...]:
+    """Use in other accounts that a usable report shows; nothing when there is none (or no report says so)."""
+    found = usage_protections(image, inventory, settings, now) if image.image_id in inventory.usage_checked else ()
+    return tuple(p for p in found if p.kind == "other-accounts")
+
+
 def wants_report(image: Image, inventory: RegionInventory, settings: UsageReports, now: datetime) -> bool:
     """A retiring shared image needs a report: at once when it has none (its consumers are named early), and a
     fresh one once the lag after deprecation has passed and no report is usable, unless one is pending."""

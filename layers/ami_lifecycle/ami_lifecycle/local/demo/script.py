@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import textwrap
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .. import fidelity
 from .aws_state import AccountState, read_state
 from .day_report import DayReport, Story, report_day
 from .events import (
@@ -23,7 +25,7 @@ from .events import (
     statuses,
 )
 from .launches import LaunchStory, deprecate_yesterday, launch_deprecated, launch_fleet, web_builds
-from .output import plural, say
+from .output import WIDTH, plural, say
 from .protection import skipped_checks
 from .server import local_aws
 from .stage import Stage, set_stage
@@ -41,7 +43,9 @@ from .sweep_checks import sweep_checks
 from .sweep_report import deprecation_lines, fit, kept_lines, label_of, removal_lines, tick_summary, unchanged
 from .world import (
     BURST,
+    CONSUMED_BUILD,
     CONSUMER,
+    CONSUMER_INSTANCES,
     DR_ORIGINAL_NAME,
     ELAPSED_DAYS,
     EU,
@@ -86,7 +90,8 @@ def run(aws: LocalAws, workdir: Path) -> int:
         story = Story(noise, built, pending, finished, again, dr_before, dr_after, launches)
         day = report_day(aws, account, stage.flow, story, stage.resources)  # before the sweep changes what it reads
         sweep = sweep_on_schedule(stage, account, launches)  # 8-11
-    return conclude(aws, account, day, sweep)
+        restored = restore_one(stage, sweep)  # 12
+    return conclude(aws, account, day, sweep, restored)
 
 
 def sweep_on_schedule(stage: Stage, account: Account, launches: LaunchStory) -> SweepStory:
@@ -225,6 +230,12 @@ def schedule_begins(
             f"   version 1 launches {label_of(managed, template.image_ids[0])}, version 2 (the default)"
             f" {label_of(managed, template.image_ids[1])}",
         )
+    consumed = next((m for m in managed if m.region == HOME and m.build.name == CONSUMED_BUILD), None)
+    if consumed is not None:  # what an AMI usage report will count; moto models no other accounts
+        fidelity.set_consumer_usage(consumed.image_id, HOME, CONSUMER, "ec2:Instance", CONSUMER_INSTANCES)
+        used = f"used in 1 account ({CONSUMER}): {CONSUMER_INSTANCES} instances"
+        in_use[consumed.image_id] = ({"other-accounts"}, used)
+        say(f"   and account {CONSUMER}, which the policy shares with, runs {CONSUMER_INSTANCES} x {CONSUMED_BUILD}")
     return in_use
 
 
@@ -266,7 +277,8 @@ def time_passes_tick(
     say(
         f"10. Time passes: {ELAPSED_DAYS} days (simulated: fidelity.set_deprecation_time on the"
         f" {plural(len(aged), 'deprecated image')})",
-        f"    tick -> {tick_summary(gone)}",
+        "    and EC2 finished the AMI usage reports step 9 asked for (fidelity.complete_usage_reports)",
+        *textwrap.wrap(f"    tick -> {tick_summary(gone)}", WIDTH, subsequent_indent="       "),
         *removal_lines(gone, managed, start, after_gone),
         f"    Kept, though deprecated for {ELAPSED_DAYS} days (why: the plan, `python -m ami_lifecycle plan --json`):",
         *kept_lines(managed, newest, decisions),
@@ -281,7 +293,32 @@ def next_tick(stage: Stage, before: AccountState) -> tuple[Tick, AccountState]:
     return again, end
 
 
-def conclude(aws: LocalAws, account: Account, day: DayReport, sweep: SweepStory) -> int:
+def restore_one(stage: Stage, sweep: SweepStory) -> list[str]:
+    """Step 12: a retired version back from the Recycle Bin, launchable, and kept by the next tick. Returns
+    what went wrong."""
+    removed = next((m for m in sweep.removed if m.region == HOME), None)
+    if removed is None:
+        return []
+    status, out = stage.sweeper.restore(removed.image_id, HOME)
+    tick = stage.sweeper.tick("false")
+    decision = stage.sweeper.decisions().get(removed.image_id, {})
+    image = read_state(stage.aws).images.get(removed.image_id)
+    say(
+        f"12. {removed.build.name} is wanted back: python -m ami_lifecycle restore {removed.image_id} --region {HOME}",
+        *fit(out, "    | "),
+        f"    next tick -> {tick_summary(tick)}; {removed.build.name}: {decision.get('status')}"
+        f" ({str(decision.get('reason', '')).split(', but ', 1)[-1]})",
+        "",
+    )
+    problems = [] if status == 0 else [f"step 12: restore exited {status}"]
+    if image is None or any(s not in read_state(stage.aws).snapshots for s in image.snapshot_ids):
+        problems.append(f"step 12: {removed.image_id} or its snapshots are not back")
+    if decision.get("status") != "keep" or "keep-tag" not in decision.get("protections", []):
+        problems.append(f"step 12: the next tick does not keep {removed.image_id}: {decision}")
+    return problems
+
+
+def conclude(aws: LocalAws, account: Account, day: DayReport, sweep: SweepStory, restored: list[str]) -> int:
     """Totals of the whole run; 1 if any expectation failed, of the day or of the sweep."""
     alerts = plural(day.alerts, "alert")
     invocations = day.image_invocations + day.launch_batches + len(sweep.ticks)
@@ -294,7 +331,7 @@ def conclude(aws: LocalAws, account: Account, day: DayReport, sweep: SweepStory)
         f"        {invocations} handler invocations ({day.image_invocations} image-available, "
         f"{day.launch_batches} launch-tracking, {len(sweep.ticks)} sweep), {day.filtered} events filtered out",
     )
-    problems = day.problems + sweep_checks(account, sweep) + skipped_checks(aws, account)
+    problems = day.problems + sweep_checks(account, sweep) + skipped_checks(aws, account) + restored
     if problems:
         say(f"FAILED: {len(problems)} expectations not met:", *(f"  - {p}" for p in problems))
         return 1
@@ -302,5 +339,6 @@ def conclude(aws: LocalAws, account: Account, day: DayReport, sweep: SweepStory)
         "OK: every managed AMI is copied, tagged, shared and encrypted as the policy says;",
         f"    {day.tracked} launches tracked (tagged, recorded), {alerts} for the deprecated version;",
         "    the sweep's dry run changed nothing; then it deprecated the old versions, deregistered the unused ones",
+        "    (the one another account uses stayed), and a retired one came back from the Recycle Bin, kept",
     )
     return 0

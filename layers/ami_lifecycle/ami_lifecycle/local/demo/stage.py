@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ami_lifecycle.aws.usage_table import USAGE_TABLE_ENV
+from ami_lifecycle.model.image import RECYCLE_TAG, RECYCLE_VALUE
 
 from ...policy import POLICY_FILE_ENV
+from .. import fidelity
 from ..eventbus import LocalEventBus
 from ..invoke import DEFAULT_ACCOUNT_ID
 from ..seed import create_kms_key
@@ -21,7 +23,7 @@ from .launches import LaunchResources, create_launch_resources
 from .output import handler_logs_to_stderr
 from .server import repo_root
 from .sweep import Sweeper
-from .world import DR_REGIONS, HOME, KMS_ALIAS, WEST, LocalAws, write_policy
+from .world import DR_REGIONS, HOME, KMS_ALIAS, RECYCLE_BIN_DAYS, REGIONS, WEST, LocalAws, write_policy
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def set_stage(aws: LocalAws, workdir: Path) -> Stage:
     # Imported here, not at the top: Powertools reads its settings from the environment set above (a child
     # Logger made earlier would belong to no service and print plain text).
     from ami_lifecycle.aws.alert_topic import LAUNCH_ALERTS_TOPIC_ENV
-    from ami_lifecycle.flows.sweep import DRY_RUN_ENV
+    from ami_lifecycle.flows.sweep import DRY_RUN_ENV, RECYCLE_BIN_DAYS_ENV
     from functions.image_available import image_available_handler
     from functions.launch_tracking import launch_tracking_handler
     from functions.sweep import sweep_handler
@@ -63,6 +65,10 @@ def set_stage(aws: LocalAws, workdir: Path) -> Stage:
     # As the template's Environment sets them; local_aws() restores the environment afterwards.
     os.environ[USAGE_TABLE_ENV] = resources.table
     os.environ[LAUNCH_ALERTS_TOPIC_ENV] = resources.topic_arn
+    os.environ[RECYCLE_BIN_DAYS_ENV] = str(RECYCLE_BIN_DAYS)
+    for region in REGIONS:  # the stack's Recycle Bin rules at home, dr-forwarder.yaml's in the DR regions
+        for resource_type in ("EC2_IMAGE", "EBS_SNAPSHOT"):
+            fidelity.add_recycle_bin_rule(region, resource_type, RECYCLE_BIN_DAYS, {RECYCLE_TAG: RECYCLE_VALUE})
 
     bus = LocalEventBus(HOME, list(DR_REGIONS), DEFAULT_ACCOUNT_ID, root / "template.yaml", root / "dr-forwarder.yaml")
     flow = EventFlow(bus, image_available_handler.lambda_handler, launch_tracking_handler.lambda_handler)

@@ -175,6 +175,12 @@ class Sweeper:
             self.plan_problems.append(f"`python -m ami_lifecycle {' '.join(argv[:1] + list(options))}` exited {status}")
         return out.getvalue()
 
+    def restore(self, image_id: str, region: str) -> tuple[int, str]:
+        """`python -m ami_lifecycle restore IMAGE_ID --region R --policy ...`: its exit status and output."""
+        out = io.StringIO()
+        status = self.plan_command(["restore", image_id, "--region", region, "--policy", str(self.policy)], out=out)
+        return status, out.getvalue()
+
     def decisions(self) -> dict[str, dict[str, Any]]:
         """The plan as JSON (`plan --json`): each image's status, reason and protections, by image id."""
         return {d["image_id"]: d for d in map(json.loads, self.plan("--json").splitlines())}
@@ -189,6 +195,7 @@ def age_deprecations(aws: LocalAws, days: int) -> set[str]:
         if image.deprecation:
             fidelity.set_deprecation_time(image_id, when, image.region)
             aged.add(image_id)
+    fidelity.complete_usage_reports()  # EC2 filled in the usage reports the last tick asked for
     return aged
 
 

@@ -33,6 +33,9 @@ LINEAGE_TAGS = (FAMILY_TAG, VERSION_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG)
 # Retention (policy defaults.retention): what the scheduled sweep keeps, and how long a deprecated AMI waits.
 KEEP_LATEST = 1
 GRACE_DAYS = 14  # deregister_after_days
+RECYCLE_BIN_DAYS = 14  # the stack's RecycleBinRetentionDays
+CONSUMER_INSTANCES = 3  # what the consumer account runs of an old version
+CONSUMED_BUILD = "batch-0.9.0"
 LAUNCH_WINDOW_DAYS = 30  # launched_within_days: a launch this recent means "in use"
 ELAPSED_DAYS = GRACE_DAYS + 1  # step 10: how long the deprecated AMIs have waited
 SWEEP_FUNCTION = "ami-lifecycle-sweep"

@@ -38,6 +38,7 @@ Time does not pass in moto, so tests make it pass with these hooks:
   usage reports completed later;
 - ``complete_usage_reports()`` / ``fail_usage_report()``: a usage report stays ``pending`` until then;
 - ``age_usage_report()``: a usage report was created days ago (it expires 30 days after creation);
+- ``add_usage_report()``: an available report made at a given time (seeding an account with history);
 - ``add_recycle_bin_rule()``: a Recycle Bin retention rule is in force, standing in for the stack's
   ``AWS::Rbin::Rule``;
 - ``expire_recycle_bin()``: what is in the Recycle Bin reaches its exit time and is deleted for good.
@@ -70,11 +71,18 @@ from .deprecation import set_deprecation_time
 from .deregister_image import fail_snapshot_deletion
 from .deregistration_protection import expire_deregistration_cooldown
 from .image_attributes import set_last_launched_time
-from .image_usage_reports import age_usage_report, complete_usage_reports, fail_usage_report, set_consumer_usage
+from .image_usage_reports import (
+    add_usage_report,
+    age_usage_report,
+    complete_usage_reports,
+    fail_usage_report,
+    set_consumer_usage,
+)
 from .recycle_bin import add_recycle_bin_rule, expire_recycle_bin
 
 __all__ = [
     "add_recycle_bin_rule",
+    "add_usage_report",
     "age_usage_report",
     "complete_pending_copies",
     "complete_usage_reports",

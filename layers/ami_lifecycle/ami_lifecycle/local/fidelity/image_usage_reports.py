@@ -178,6 +178,23 @@ def age_usage_report(report_id: str, region: str, days: float, account_id: str |
         report.creation_time -= timedelta(days=days)
 
 
+def add_usage_report(image_id: str, region: str, created: datetime, account_id: str | None = None) -> str:
+    """A report someone asked for at ``created`` and EC2 finished: ``available``, with the consumer usage set now.
+
+    For seeding an account that the product has been running in (its reports already exist).
+    """
+    request = _Request(image_id, (("ec2:Instance", ()), ("ec2:LaunchTemplate", ())), (), ())
+    with LOCK:
+        for backend in existing_ec2_backends(region, account_id):
+            if image_id in backend.amis:
+                report = _Report(random_id("amiur"), request, as_utc(created), state="available")
+                usage = _consumer_usage(backend).get(image_id, {})
+                report.entries = [(a, t, n) for (a, t), n in sorted(usage.items()) if n > 0]
+                _reports(backend)[report.report_id] = report
+                return report.report_id
+    raise ValueError(f"{image_id} is not an AMI in {region}")
+
+
 def _find_report(report_id: str, region: str, account_id: str | None) -> _Report:
     for backend in existing_ec2_backends(region, account_id):
         report = _reports(backend).get(report_id)

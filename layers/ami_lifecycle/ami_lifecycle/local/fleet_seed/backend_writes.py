@@ -4,7 +4,7 @@ AMIs and orphaned snapshots."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from moto.ec2.models import ec2_backends
@@ -13,6 +13,7 @@ from moto.ec2.models.elastic_block_store import Snapshot
 from moto.ec2.models.elastic_block_store import Volume as _Volume
 from moto.ec2.utils import random_ami_id, random_snapshot_id, random_volume_id
 
+from ami_lifecycle.local import fidelity
 from ami_lifecycle.model.image import PROTECTED_TAG, RETIRED_TAG, Image, lineage_tags
 from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_digest
 
@@ -173,12 +174,23 @@ def _retire_state(layout: Layout, fleet: SeededFleet, image: SeededImage, moto_i
         return
     image.deprecated_at = version.deprecated_at
     moto_image.fidelity_deprecation_time = version.deprecated_at  # what fidelity.set_deprecation_time sets
+    _usage_report(layout, fleet, image, version.deprecated_at)
     days = fleet.deprecated_days(image)
     disable = layout.retention.disable_after_days
     due = days is not None and disable is not None and days >= disable and not fleet.protected(image)
     if due and layout.rng.random() >= 0.1:
         image.state = moto_image.state = "disabled"
         moto_image.launch_permissions = []  # DisableImage removes every launch permission
+
+
+def _usage_report(layout: Layout, fleet: SeededFleet, image: SeededImage, deprecated_at: datetime) -> None:
+    """A shared AMI deprecated long enough has the usage report earlier runs asked for (EC2 keeps them 30 days)."""
+    if not layout.policy.sharing_for(layout.rule).launch_permissions:
+        return
+    settings = layout.policy.sweep.usage_reports
+    made = max(deprecated_at + timedelta(days=settings.lag_days), fleet.now - timedelta(days=settings.max_age_days - 1))
+    if made <= fleet.now:
+        fidelity.add_usage_report(image.image_id, image.region, made)
 
 
 def _write_noise(layout: Layout, fleet: SeededFleet, backends: dict[str, Any]) -> None:
