@@ -50,6 +50,8 @@ class World:
         self.now = datetime.now(UTC)
         self.built: list[str] = []  # the family's versions, oldest first
         self.last_tick = 0.0
+        self.ticks: list[SweepReport] = []  # every tick's report, the hourly ones before a jump included
+        self.recycle_bin_days = 0  # the stack's RecycleBinRetentionDays, as the function's environment has it
 
     def autoscaling(self, region: str = HOME) -> Any:
         return self.clients.client("autoscaling", region)
@@ -93,11 +95,13 @@ class World:
     def _tick(self, days: float, dry_run: bool, policy: Policy | None) -> SweepReport:
         at = self.now + timedelta(days=days)
         fidelity.complete_usage_reports()
-        report = run_sweep(policy or self.policy, self.clients, at, dry_run, self.usage.launched_since)
+        launches = self.usage.launched_since
+        report = run_sweep(policy or self.policy, self.clients, at, dry_run, launches, self.recycle_bin_days)
         for region, result in report.results.items():
             for report_id in (i for i in result.created_ids if i.startswith("amiur-")):
                 fidelity.age_usage_report(report_id, region, (datetime.now(UTC) - at) / timedelta(days=1))
         self.last_tick = days
+        self.ticks.append(report)
         return report
 
     def image(self, image_id: str, region: str = HOME) -> dict[str, Any] | None:
