@@ -306,3 +306,19 @@ def test_a_snapshot_shared_only_by_images_deregistered_together_is_marked_once_a
     assert all(a.snapshot_ids == first.snapshot_ids for a in deregistrations)
     (mark,) = actions(plan, MarkRetired)
     assert mark.snapshot_ids == first.snapshot_ids
+
+
+def test_of_the_deferred_backlog_only_the_next_in_line_are_candidates() -> None:
+    account = Account(policy("keep_latest: 1, deregister_after_days: 10", dr=False))
+    account.policy = account.policy.model_copy(
+        update={"sweep": account.policy.sweep.model_copy(update={"max_deregistrations_per_region": 2})}
+    )
+    long_ago = NOW - timedelta(days=20)
+    old = [account.source(v, days_ago=90 - v, deprecated=long_ago) for v in range(1, 7)]
+    account.source(9, days_ago=1)
+    account.plan(checked=False)
+
+    candidates = removal_candidates(Fleet(HOME, account.regions, {}), account.policy, NOW)[HOME]
+
+    assert candidates.due == {old[0].image_id, old[1].image_id}
+    assert candidates.deferred == {old[2].image_id, old[3].image_id}  # the next two in line; the rest wait

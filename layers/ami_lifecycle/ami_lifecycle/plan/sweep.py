@@ -58,14 +58,20 @@ def plan_sweep(fleet: Fleet, policy: Policy, now: datetime, checks: bool = True)
 def removal_candidates(fleet: Fleet, policy: Policy, now: datetime) -> dict[str, Candidates]:
     """The plan without the candidates' own reads: which images they are, region by region."""
     plan = plan_sweep(fleet, policy, now, checks=False)
-    return {
-        region: Candidates(
-            frozenset(d.image_id for d in p.decisions if d.status in (DISABLE, DEREGISTER)),
-            frozenset(d.image_id for d in p.decisions if d.status == DEFERRED),
-            frozenset(p.shared_retiring),
+    cap = policy.sweep.max_deregistrations_per_region
+    candidates = {}
+    for region, region_plan in plan.regions.items():
+        # The oldest deferred images are next in line if a due one turns out to be in use; the rest of the
+        # backlog waits for later runs (unchecked, it cannot be removed in this one).
+        deferred = sorted(
+            (d for d in region_plan.decisions if d.status == DEFERRED), key=lambda d: (d.created, d.image_id)
         )
-        for region, p in plan.regions.items()
-    }
+        candidates[region] = Candidates(
+            frozenset(d.image_id for d in region_plan.decisions if d.status in (DISABLE, DEREGISTER)),
+            frozenset(d.image_id for d in deferred[:cap]),
+            frozenset(region_plan.shared_retiring),
+        )
+    return candidates
 
 
 def block_incomplete_regions(fleet: Fleet, plans: dict[str, RegionPlan]) -> None:
