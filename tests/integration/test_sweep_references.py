@@ -186,3 +186,20 @@ def test_ec2_is_asked_about_candidates_only_ten_at_a_time(world: World) -> None:
     options = {t["ResourceType"]: t.get("ResourceTypeOptions") for t in asked[0].params["ResourceTypes"]}
     assert options["ec2:LaunchTemplate"] == [{"OptionName": "version-depth", "OptionValues": ["10000"]}]
     assert "terminated" not in options["ec2:Instance"][0]["OptionValues"]
+
+
+def test_a_usage_report_that_cannot_be_asked_for_stops_removal_in_its_region(world: World) -> None:
+    # Given an old shared version due for removal, and a newer one that starts retiring and needs a report
+    images = world.family()
+    west_copy = world.copies(images[0])[WEST]
+    world.sweep()
+    world.sweep(days=GRACE_OVER - 2)  # the reports of the first retiring versions are made and read
+    world.version("web-2.0.0", days_ago=0)
+    world.finish_copies()
+    world.account.faults.fail("CreateImageUsageReport", "ResourceLimitExceeded", region=HOME)
+
+    report = world.sweep(days=GRACE_OVER)
+
+    assert world.exists(images[0]) and decision(report, images[0]).status == "deregister"
+    assert any("not attempted, ask EC2 which accounts use" in f for f in report.results[HOME].failures)
+    assert not world.exists(west_copy, WEST)  # the other regions go ahead

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from ..aws.clients import ClientFactory, error_code
 from ..model.image import RECYCLE_TAG, RECYCLE_VALUE, RETIRED_TAG, tag_list
 from .base import Action, Applied
+from .usage import CreateImageUsageReport
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -44,6 +45,8 @@ class DisableImage(Action):
     image_id: str
 
     permissions = ("ec2:DisableImage",)
+    # A usage report the run could not ask for stops removal in the region, as one it could not read does.
+    requires = (CreateImageUsageReport,)
 
     def apply(self, clients: ClientFactory) -> Applied:
         clients.ec2(self.region).disable_image(ImageId=self.image_id)
@@ -90,7 +93,7 @@ class DeregisterImage(Action):
     restorable_until: datetime | None = None  # from the Recycle Bin, when the stack keeps retired AMIs there
 
     permissions = ("ec2:DeregisterImage", "ec2:DeleteSnapshot")
-    requires = (MarkRetired,)
+    requires = (CreateImageUsageReport, MarkRetired)
 
     def apply(self, clients: ClientFactory) -> Applied:
         codes = self._deregister(clients.ec2(self.region))
