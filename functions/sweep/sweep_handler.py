@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from ami_lifecycle.aws.clients import ClientFactory
 from ami_lifecycle.flows.sweep import SweepConfigurationError, SweepRequest, dry_run_setting, run_sweep
 from ami_lifecycle.policy import PolicyError, load_policy
-from ami_lifecycle.read.fleet import usage_reader
+from ami_lifecycle.read.fleet import launch_template_table, usage_reader
 
 logger = Logger()
 tracer = Tracer()
@@ -32,5 +32,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="InvocationsRefused", unit=MetricUnit.Count, value=1)
         raise
     clients = ClientFactory()
-    report = run_sweep(policy, clients, datetime.now(UTC), dry_run, usage_reader(clients, policy))
+    templates = launch_template_table(clients, policy)
+    report = run_sweep(policy, clients, datetime.now(UTC), dry_run, usage_reader(clients, policy), templates)
     return report.as_dict()

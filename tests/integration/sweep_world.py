@@ -7,18 +7,20 @@ from typing import Any
 
 import boto3
 
+from ami_lifecycle.aws.launch_template_table import LaunchTemplateTable
 from ami_lifecycle.aws.usage_table import UsageStore
 from ami_lifecycle.flows.image_available import handle_image_available
 from ami_lifecycle.flows.sweep import SweepReport, run_sweep
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
-from ami_lifecycle.local.seed import backdate_image, create_usage_table
+from ami_lifecycle.local.seed import backdate_image, create_launch_template_table, create_usage_table
 from ami_lifecycle.model.events import parse_ami_state_change
 from ami_lifecycle.policy import Policy, parse_policy
 
 from .conftest import EU, HOME, WEST, Account, ami_event
 
 TABLE = "ami-usage"
+TEMPLATE_TABLE = "ami-launch-templates"
 RETENTION = """
   retention:
     keep_latest: 2
@@ -39,8 +41,11 @@ class World:
         self.account = account
         self.policy = policy or sweep_policy(account)
         self.clients = account.clients()
-        create_usage_table(boto3.client("dynamodb", region_name=HOME), TABLE)
+        dynamodb = boto3.client("dynamodb", region_name=HOME)
+        create_usage_table(dynamodb, TABLE)
+        create_launch_template_table(dynamodb, TEMPLATE_TABLE)
         self.usage = UsageStore(self.clients, HOME, TABLE)
+        self.templates: LaunchTemplateTable | None = LaunchTemplateTable(self.clients, HOME, TEMPLATE_TABLE)
         self.now = datetime.now(UTC)
         self.built: list[str] = []  # the family's versions, oldest first
 
@@ -76,9 +81,8 @@ class World:
         return {r: c["ImageId"] for r in (WEST, EU) for c in self.account.copies_of(source_id, r)}
 
     def sweep(self, days: float = 0, dry_run: bool = False, policy: Policy | None = None) -> SweepReport:
-        return run_sweep(
-            policy or self.policy, self.clients, self.now + timedelta(days=days), dry_run, self.usage.launched_since
-        )
+        when = self.now + timedelta(days=days)
+        return run_sweep(policy or self.policy, self.clients, when, dry_run, self.usage.launched_since, self.templates)
 
     def image(self, image_id: str, region: str = HOME) -> dict[str, Any] | None:
         found = self.ec2(region).describe_images(

@@ -21,6 +21,7 @@ from ..act.finish import FinishImage
 from ..act.protect import CopyImage
 from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
 from ..aws.clients import ClientFactory
+from ..aws.launch_template_table import LaunchTemplateTable
 from ..model.plan import SweepPlan
 from ..plan.sweep import plan_sweep, removal_candidates
 from ..policy import Policy
@@ -70,9 +71,15 @@ class SweepReport:
         }
 
 
-def read_and_plan(policy: Policy, clients: ClientFactory, now: datetime, launches: LaunchReader | None) -> SweepPlan:
+def read_and_plan(
+    policy: Policy,
+    clients: ClientFactory,
+    now: datetime,
+    launches: LaunchReader | None,
+    templates: LaunchTemplateTable | None = None,
+) -> SweepPlan:
     """The fleet, then what EC2 knows uses the images this run would remove, then the plan."""
-    fleet = read_fleet(policy, clients, now, launches)
+    fleet = read_fleet(policy, clients, now, launches, templates)
     fleet = read_candidates(clients, fleet, removal_candidates(fleet, policy, now))
     return plan_sweep(fleet, policy, now)
 
@@ -83,9 +90,11 @@ def run_sweep(
     now: datetime,
     dry_run: bool,
     launches: LaunchReader | None,
+    templates: LaunchTemplateTable | None = None,
 ) -> SweepReport:
-    """Read every region and the launch records, plan, and apply the plan unless this is a dry run."""
-    plan = read_and_plan(policy, clients, now, launches)
+    """Read every region and the launch records, plan, and apply the plan unless this is a dry run. `templates`
+    keeps the launch template versions read, between runs (a dry run keeps them too: it changes no AMI)."""
+    plan = read_and_plan(policy, clients, now, launches, templates)
     report = SweepReport(plan, dry_run)
     logger.info("sweep planned", extra={"dry_run": dry_run, **plan.summary()})
     for region_plan in plan.regions.values():

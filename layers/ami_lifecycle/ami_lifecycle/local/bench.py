@@ -25,6 +25,7 @@ from moto import mock_aws
 from ami_lifecycle.act.retire import DeregisterImage, DisableImage
 from ami_lifecycle.aws.alert_topic import AlertTopic
 from ami_lifecycle.aws.clients import ClientFactory
+from ami_lifecycle.aws.launch_template_table import LaunchTemplateTable
 from ami_lifecycle.aws.usage_table import UsageStore
 from ami_lifecycle.flows import sweep
 from ami_lifecycle.flows.image_available import handle_image_available, metrics
@@ -34,7 +35,7 @@ from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import Call, CallRecorder, record_calls
 from ami_lifecycle.local.fleet_seed import USAGE_TABLE, FleetShape, SeededFleet, build_fleet
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID, sqs_event
-from ami_lifecycle.local.seed import register_ami
+from ami_lifecycle.local.seed import create_launch_template_table, register_ami
 from ami_lifecycle.model.events import parse_ami_state_change
 from ami_lifecycle.model.inventory import Fleet, RegionInventory
 from ami_lifecycle.model.plan import DEFERRED, DEREGISTER, SweepPlan
@@ -172,6 +173,7 @@ def launch_batch(launches: int, amis: int) -> None:
 SWEEP_DR = ("us-west-2", "eu-west-1")
 SWEEP_FLEETS = (FleetShape(amis=1_000, families=20), FleetShape(amis=10_000, families=50))
 SWEEP_CAP = 100  # deregistrations per region per run
+TEMPLATE_TABLE = "launch-templates"
 PLANNER_BUDGET = 0.5  # CPU seconds for plan_sweep on the largest fleet; above it, the hot spot is printed
 # The reads, in the order fleet.read_region makes them; their calls are the pages the sweep read.
 READ_OPERATIONS = (
@@ -180,6 +182,7 @@ READ_OPERATIONS = (
     "DescribeInstances",
     "DescribeLaunchTemplates",
     "DescribeLaunchTemplateVersions",
+    "Query",
     "DescribeLaunchConfigurations",
     "DescribeAutoScalingGroups",
     "Scan",
@@ -286,14 +289,16 @@ def _measured(run: SweepRun, recorder: CallRecorder) -> Iterator[None]:
             run.apply_seconds = max(end for _, end in spans) - min(start for start, _ in spans)
 
 
-def _run_sweep(label: str, policy: Policy, clients: ClientFactory, dry_run: bool) -> SweepRun:
+def _run_sweep(
+    label: str, policy: Policy, clients: ClientFactory, dry_run: bool, templates: LaunchTemplateTable | None
+) -> SweepRun:
     run = SweepRun(label, dry_run)
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AmiLifecycle")  # as the Makefile and template set it
     launches = usage_reader(clients, policy, USAGE_TABLE)
     # The flow logs every decision and emits metrics to stdout (EMF), as in Lambda: kept out of the table.
     with record_calls() as recorder, _measured(run, recorder), contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        report = sweep.run_sweep(policy, clients, datetime.now(UTC), dry_run, launches)
+        report = sweep.run_sweep(policy, clients, datetime.now(UTC), dry_run, launches, templates)
         run.total_seconds = time.perf_counter() - start
     sweep.metrics.clear_metrics()
     run.calls = list(recorder.calls)
@@ -333,19 +338,23 @@ def _planner_hot_spot(fleet: Fleet, policy: Policy) -> str:
 
 
 def sweep_fleet(shape: FleetShape) -> None:
-    """A fleet of `shape.amis` managed AMIs over three regions: a dry run, a real run, and the run after it."""
+    """A fleet of `shape.amis` managed AMIs over three regions: a dry run (the launch template table still empty),
+    a real run, the run after it, and that run again without the table (every template's versions read)."""
     with mock_aws():
         fidelity.install()
         policy, clients = sweep_policy(), ClientFactory(config=Config(retries={"mode": "standard"}))
         seeded = build_fleet(policy, shape, datetime.now(UTC))
+        create_launch_template_table(boto3.client("dynamodb", HOME), TEMPLATE_TABLE)
+        templates = LaunchTemplateTable(clients, HOME, TEMPLATE_TABLE)
         _print_fleet(seeded)
-        dry = _run_sweep("dry run", policy, clients, dry_run=True)
+        dry = _run_sweep("dry run", policy, clients, True, templates)
         assert dry.fleet is not None
         planner = _planner_cpu(dry.fleet, policy)
         hot_spot = _planner_hot_spot(dry.fleet, policy) if planner > PLANNER_BUDGET else ""
-        real = _run_sweep("real run", policy, clients, dry_run=False)
-        after = _run_sweep("next run", policy, clients, dry_run=False)
-    runs = [dry, real, after]
+        real = _run_sweep("real run", policy, clients, False, templates)
+        after = _run_sweep("next run", policy, clients, False, templates)
+        uncached = _run_sweep("no table", policy, clients, False, None)
+    runs = [dry, real, after, uncached]
     _print_runs(runs, planner, hot_spot)
     _print_checks(seeded, runs)
 
@@ -435,7 +444,7 @@ def _applied(run: SweepRun, *names: str) -> str:
 
 def _print_checks(seeded: SeededFleet, runs: list[SweepRun]) -> None:
     """What the sweep saw and did, against the fleet's ground truth."""
-    dry, real, after = runs
+    dry, real, after = runs[:3]
     assert dry.fleet is not None and dry.plan is not None and real.plan is not None and after.plan is not None
     problems: list[str] = []
     seen = {r: _templates_seen(inv) for r, inv in dry.fleet.regions.items()}

@@ -1,5 +1,5 @@
-"""The stage: what the stack deploys (policy, DR key, usage table, alert topic, event rules) on the local AWS,
-and the real handlers wired to it."""
+"""The stage: what the stack deploys (policy, DR key, usage and launch template tables, alert topic, event rules)
+on the local AWS, and the real handlers wired to it."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ami_lifecycle.aws.launch_template_table import LAUNCH_TEMPLATE_TABLE_ENV
 from ami_lifecycle.aws.usage_table import USAGE_TABLE_ENV
 
 from ...policy import POLICY_FILE_ENV
 from ..eventbus import LocalEventBus
 from ..invoke import DEFAULT_ACCOUNT_ID
-from ..seed import create_kms_key
+from ..seed import create_kms_key, create_launch_template_table
 from .events import EventFlow
 from .launches import LaunchResources, create_launch_resources
 from .output import handler_logs_to_stderr
 from .server import repo_root
 from .sweep import Sweeper
-from .world import DR_REGIONS, HOME, KMS_ALIAS, WEST, LocalAws, write_policy
+from .world import DR_REGIONS, HOME, KMS_ALIAS, LAUNCH_TEMPLATE_TABLE, WEST, LocalAws, write_policy
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,12 @@ class Stage:
 
 
 def set_stage(aws: LocalAws, workdir: Path) -> Stage:
-    """The policy, the DR key, the usage table and alert topic, the event rules; the handlers that use them."""
+    """The policy, the DR key, the tables and alert topic, the event rules; the handlers that use them."""
     root = repo_root()
     kms_key_arn = create_kms_key(aws.clients.client("kms", WEST), KMS_ALIAS)
     os.environ[POLICY_FILE_ENV] = str(write_policy(workdir, kms_key_arn))
     resources = create_launch_resources(aws)
+    create_launch_template_table(aws.clients.client("dynamodb", HOME), LAUNCH_TEMPLATE_TABLE)
     # Imported here, not at the top: Powertools reads its settings from the environment set above (a child
     # Logger made earlier would belong to no service and print plain text).
     from ami_lifecycle.aws.alert_topic import LAUNCH_ALERTS_TOPIC_ENV
@@ -62,6 +64,7 @@ def set_stage(aws: LocalAws, workdir: Path) -> Stage:
 
     # As the template's Environment sets them; local_aws() restores the environment afterwards.
     os.environ[USAGE_TABLE_ENV] = resources.table
+    os.environ[LAUNCH_TEMPLATE_TABLE_ENV] = LAUNCH_TEMPLATE_TABLE
     os.environ[LAUNCH_ALERTS_TOPIC_ENV] = resources.topic_arn
 
     bus = LocalEventBus(HOME, list(DR_REGIONS), DEFAULT_ACCOUNT_ID, root / "template.yaml", root / "dr-forwarder.yaml")
