@@ -75,7 +75,7 @@ def sweep_fleet(account: Account) -> tuple[Any, Any, Any, Any]:
     """600 managed AMIs in 3 regions (bench.sweep_policy), the usage table and an empty launch template table."""
     from ami_lifecycle.aws.launch_template_table import LaunchTemplateTable
     from ami_lifecycle.aws.usage_table import UsageStore
-    from ami_lifecycle.local.bench import sweep_policy
+    from ami_lifecycle.local.bench_sweep import sweep_policy
     from ami_lifecycle.local.fleet_seed import USAGE_TABLE, FleetShape, build_fleet
     from ami_lifecycle.local.seed import create_launch_template_table
 
@@ -92,7 +92,7 @@ def test_a_sweep_of_several_hundred_amis_reads_pages_and_writes_once_per_change(
     launch template table still empty), writes one call per deprecation, disable and deregistration, and one
     snapshot mark per region."""
     from ami_lifecycle.flows.sweep import run_sweep
-    from ami_lifecycle.local.bench import SWEEP_CAP
+    from ami_lifecycle.local.bench_sweep import SWEEP_CAP
 
     policy, clients, seeded, (usage, templates_read) = sweep_fleet(account)
     now = datetime.now(UTC)
