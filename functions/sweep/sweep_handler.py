@@ -18,7 +18,7 @@ from ami_lifecycle.flows.sweep import (
     run_sweep,
 )
 from ami_lifecycle.policy import PolicyError, load_policy
-from ami_lifecycle.read.fleet import usage_reader
+from ami_lifecycle.read.fleet import launch_template_table, usage_reader
 
 logger = Logger()
 tracer = Tracer()
@@ -39,5 +39,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="InvocationsRefused", unit=MetricUnit.Count, value=1)
         raise
     clients = ClientFactory()
-    report = run_sweep(policy, clients, datetime.now(UTC), dry_run, usage_reader(clients, policy), recycle_bin_days)
+    templates = launch_template_table(clients, policy)
+    launches = usage_reader(clients, policy)
+    report = run_sweep(policy, clients, datetime.now(UTC), dry_run, launches, templates, recycle_bin_days)
     return report.as_dict()

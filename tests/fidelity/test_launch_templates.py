@@ -226,3 +226,85 @@ def test_template_id_and_name_together_are_refused(aws: LocalAws) -> None:
         aws.ec2(HOME).describe_launch_template_versions(LaunchTemplateId=template_id, LaunchTemplateName="tpl-000")
     # Then the request fails
     assert error_code(excinfo) == "InvalidParameterCombination"
+
+
+# --- ResolveAlias -----------------------------------------------------------------------------------------
+
+
+def alias_template(aws: LocalAws, parameter: str, image_id: str) -> str:
+    """A template whose only version names its AMI through a Systems Manager parameter holding `image_id`."""
+    aws.client("ssm", HOME).put_parameter(Name=parameter, Value=image_id, Type="String", DataType="aws:ec2:image")
+    created = aws.ec2(HOME).create_launch_template(
+        LaunchTemplateName="aliased", LaunchTemplateData={"ImageId": f"resolve:ssm:{parameter}"}
+    )
+    return str(created["LaunchTemplate"]["LaunchTemplateId"])
+
+
+def image_ids(aws: LocalAws, template_id: str, **params: Any) -> list[str]:
+    versions = aws.ec2(HOME).describe_launch_template_versions(LaunchTemplateId=template_id, **params)
+    return [v["LaunchTemplateData"].get("ImageId", "") for v in versions["LaunchTemplateVersions"]]
+
+
+def test_resolve_alias_shows_the_ami_the_parameter_names_now(aws: LocalAws) -> None:
+    """EC2 DescribeLaunchTemplateVersions ResolveAlias: true shows the AMI ID for a Systems Manager parameter,
+    false (the default) shows the parameter as given."""
+    # Given a template whose image is resolve:ssm:/golden/web, a parameter naming one AMI
+    template_id = alias_template(aws, "/golden/web", "ami-0000000000000a000")
+    # When the parameter moves to another AMI
+    aws.client("ssm", HOME).put_parameter(Name="/golden/web", Value="ami-0000000000000b000", Overwrite=True)
+    # Then the version resolves to the new AMI, and shows the alias without ResolveAlias
+    assert image_ids(aws, template_id, ResolveAlias=True) == ["ami-0000000000000b000"]
+    assert image_ids(aws, template_id) == ["resolve:ssm:/golden/web"]
+    assert image_ids(aws, template_id, ResolveAlias=False) == ["resolve:ssm:/golden/web"]
+
+
+def test_resolve_alias_with_a_parameter_version(aws: LocalAws) -> None:
+    """EC2: resolve:ssm:<name>:<version> names one version of the parameter, not the newest."""
+    # Given a parameter with two versions and a template pinned to the first
+    template_id = alias_template(aws, "/golden/api", "ami-0000000000000a000")
+    aws.client("ssm", HOME).put_parameter(Name="/golden/api", Value="ami-0000000000000b000", Overwrite=True)
+    aws.ec2(HOME).create_launch_template_version(
+        LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": "resolve:ssm:/golden/api:1"}
+    )
+    # When its versions are described with ResolveAlias
+    resolved = image_ids(aws, template_id, ResolveAlias=True)
+    # Then version 1 follows the parameter, version 2 stays on the parameter's first version
+    assert resolved == ["ami-0000000000000b000", "ami-0000000000000a000"]
+
+
+# --- DeleteLaunchTemplateVersions ---------------------------------------------------------------------------
+
+
+def test_deleted_versions_are_no_longer_described(aws: LocalAws) -> None:
+    """EC2 DeleteLaunchTemplateVersions: the deleted versions are gone; the others keep their numbers."""
+    # Given a template with four versions
+    template_id = create_templates(aws, 1)[0]
+    add_versions(aws, template_id, 3)
+    # When versions 2 and 4 (the latest) are deleted
+    response = aws.ec2(HOME).delete_launch_template_versions(LaunchTemplateId=template_id, Versions=["2", "4"])
+    # Then both are reported deleted, only 1 and 3 are described, and 3 is the latest
+    assert [v["VersionNumber"] for v in response["SuccessfullyDeletedLaunchTemplateVersions"]] == [2, 4]
+    assert response["UnsuccessfullyDeletedLaunchTemplateVersions"] == []
+    versions = aws.ec2(HOME).describe_launch_template_versions(LaunchTemplateId=template_id)
+    assert [v["VersionNumber"] for v in versions["LaunchTemplateVersions"]] == [1, 3]
+    listed = aws.ec2(HOME).describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"][0]
+    assert listed["LatestVersionNumber"] == 3
+    with pytest.raises(ClientError) as excinfo:
+        aws.ec2(HOME).describe_launch_template_versions(LaunchTemplateId=template_id, Versions=["2"])
+    assert error_code(excinfo) == "InvalidLaunchTemplateId.VersionNotFound"
+
+
+def test_the_default_version_and_unknown_versions_are_not_deleted(aws: LocalAws) -> None:
+    """EC2 DeleteLaunchTemplateVersions: the default version cannot be deleted, nor a version that does not
+    exist; each is reported unsuccessful and the request itself succeeds."""
+    # Given a template with two versions, version 1 the default
+    template_id = create_templates(aws, 1)[0]
+    add_versions(aws, template_id, 1)
+    # When versions 1 and 7 are deleted
+    response = aws.ec2(HOME).delete_launch_template_versions(LaunchTemplateId=template_id, Versions=["1", "7"])
+    # Then neither is, and both versions remain
+    unsuccessful = response["UnsuccessfullyDeletedLaunchTemplateVersions"]
+    refused = {v["VersionNumber"]: v["ResponseError"]["Code"] for v in unsuccessful}
+    assert refused == {1: "unexpectedError", 7: "launchTemplateVersionDoesNotExist"}
+    assert response["SuccessfullyDeletedLaunchTemplateVersions"] == []
+    assert len(image_ids(aws, template_id)) == 2

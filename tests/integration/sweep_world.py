@@ -7,12 +7,13 @@ from typing import Any
 
 import boto3
 
+from ami_lifecycle.aws.launch_template_table import LaunchTemplateTable
 from ami_lifecycle.aws.usage_table import UsageStore
 from ami_lifecycle.flows.image_available import handle_image_available
 from ami_lifecycle.flows.sweep import SweepReport, run_sweep
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
-from ami_lifecycle.local.seed import backdate_image, create_usage_table
+from ami_lifecycle.local.seed import backdate_image, create_launch_template_table, create_usage_table
 from ami_lifecycle.model.events import parse_ami_state_change
 from ami_lifecycle.policy import Policy, parse_policy
 
@@ -20,6 +21,7 @@ from .conftest import EU, HOME, WEST, Account, ami_event
 
 TABLE = "ami-usage"
 TICK = 1 / 24  # the sweep's schedule: hourly
+TEMPLATE_TABLE = "ami-launch-templates"
 RETENTION = """
   retention:
     keep_latest: 2
@@ -45,8 +47,11 @@ class World:
         self.account = account
         self.policy = policy or sweep_policy(account)
         self.clients = account.clients()
-        create_usage_table(boto3.client("dynamodb", region_name=HOME), TABLE)
+        dynamodb = boto3.client("dynamodb", region_name=HOME)
+        create_usage_table(dynamodb, TABLE)
+        create_launch_template_table(dynamodb, TEMPLATE_TABLE)
         self.usage = UsageStore(self.clients, HOME, TABLE)
+        self.templates: LaunchTemplateTable | None = LaunchTemplateTable(self.clients, HOME, TEMPLATE_TABLE)
         self.now = datetime.now(UTC)
         self.built: list[str] = []  # the family's versions, oldest first
         self.last_tick = 0.0
@@ -96,7 +101,9 @@ class World:
         at = self.now + timedelta(days=days)
         fidelity.complete_usage_reports()
         launches = self.usage.launched_since
-        report = run_sweep(policy or self.policy, self.clients, at, dry_run, launches, self.recycle_bin_days)
+        report = run_sweep(
+            policy or self.policy, self.clients, at, dry_run, launches, self.templates, self.recycle_bin_days
+        )
         for region, result in report.results.items():
             for report_id in (i for i in result.created_ids if i.startswith("amiur-")):
                 fidelity.age_usage_report(report_id, region, (datetime.now(UTC) - at) / timedelta(days=1))

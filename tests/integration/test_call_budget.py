@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
 import pytest
 
 from ami_lifecycle.flows.image_available import handle_image_available
@@ -15,6 +19,7 @@ from .conftest import Account, ami_event
 
 DR_POOL = ["us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ca-central-1"]
 SNAPSHOTS = 2  # Account.build_ami makes AMIs with two volumes
+TEMPLATE_TABLE = "launch-templates"
 
 
 def budget_policy(account: Account, regions: list[str]):
@@ -66,22 +71,34 @@ def test_finishing_a_copy_costs_six_plus_two_per_snapshot(account: Account) -> N
     assert len(calls.calls) == 6 + 2 * SNAPSHOTS
 
 
-def test_a_sweep_of_several_hundred_amis_reads_pages_and_writes_once_per_change(account: Account) -> None:
-    """600 managed AMIs in 3 regions: reads are a few pages per region (plus one call per launch template),
-    writes one call per deprecation, disable and deregistration, and one snapshot mark per region."""
-    from datetime import UTC, datetime
-
+def sweep_fleet(account: Account) -> tuple[Any, Any, Any, Any]:
+    """600 managed AMIs in 3 regions (bench.sweep_policy), the usage table and an empty launch template table."""
+    from ami_lifecycle.aws.launch_template_table import LaunchTemplateTable
     from ami_lifecycle.aws.usage_table import UsageStore
-    from ami_lifecycle.flows.sweep import run_sweep
-    from ami_lifecycle.local.bench import SWEEP_CAP, sweep_policy
+    from ami_lifecycle.local.bench_sweep import sweep_policy
     from ami_lifecycle.local.fleet_seed import USAGE_TABLE, FleetShape, build_fleet
+    from ami_lifecycle.local.seed import create_launch_template_table
 
-    policy, clients, now = sweep_policy(), account.clients(), datetime.now(UTC)
-    seeded = build_fleet(policy, FleetShape(amis=600, families=12), now)
+    policy, clients = sweep_policy(), account.clients()
+    seeded = build_fleet(policy, FleetShape(amis=600, families=12), datetime.now(UTC))
     assert seeded.managed() >= 590
+    create_launch_template_table(boto3.client("dynamodb", region_name="us-east-1"), TEMPLATE_TABLE)
+    tables = (UsageStore(clients, "us-east-1", USAGE_TABLE), LaunchTemplateTable(clients, "us-east-1", TEMPLATE_TABLE))
+    return policy, clients, seeded, tables
+
+
+def test_a_sweep_of_several_hundred_amis_reads_pages_and_writes_once_per_change(account: Account) -> None:
+    """600 managed AMIs in 3 regions: reads are a few pages per region (plus one call per launch template, the
+    launch template table still empty), writes one call per deprecation, disable and deregistration, and one
+    snapshot mark per region."""
+    from ami_lifecycle.flows.sweep import run_sweep
+    from ami_lifecycle.local.bench_sweep import SWEEP_CAP
+
+    policy, clients, seeded, (usage, templates_read) = sweep_fleet(account)
+    now = datetime.now(UTC)
 
     with record_calls() as calls:
-        report = run_sweep(policy, clients, now, False, UsageStore(clients, "us-east-1", USAGE_TABLE).launched_since)
+        report = run_sweep(policy, clients, now, False, usage.launched_since, templates_read)
 
     ops = calls.by_operation()
     templates = sum(seeded.launch_templates.values())
@@ -92,6 +109,9 @@ def test_a_sweep_of_several_hundred_amis_reads_pages_and_writes_once_per_change(
         assert ops[read] == 3, (read, ops[read])  # one page per region at this size
     assert ops["DescribeSnapshots"] == 3 + finishing  # finishing an image reads its snapshots' tags
     assert ops["DescribeLaunchTemplateVersions"] == templates and ops["Scan"] == 1
+    # the launch template table: one Query per region, the templates read kept 25 to a call
+    assert ops["Query"] == 3
+    assert ops["BatchWriteItem"] == sum(-(-n // 25) for n in seeded.launch_templates.values())
     assert ops["EnableImageDeprecation"] == planned["DeprecateImage"] > 0
     assert ops["DisableImage"] == planned.get("DisableImage", 0)
     assert ops["DeregisterImage"] == planned["DeregisterImage"] <= 3 * SWEEP_CAP
@@ -109,3 +129,20 @@ def test_a_sweep_of_several_hundred_amis_reads_pages_and_writes_once_per_change(
     reads = sum(n for op, n in ops.items() if op.startswith("Describe") or op == "Scan")
     bulk = 3 * (6 + 4 + 2) + templates + 1 + len(asked)
     assert reads <= bulk + 3 * finishing  # finishing reads the image's permissions
+
+
+def test_the_next_sweep_reads_no_launch_template_versions(account: Account) -> None:
+    """The steady-state tick: template listings, no version reads, no table writes (dry runs: the budget of the
+    reads does not depend on what a run removes)."""
+    from ami_lifecycle.flows.sweep import run_sweep
+
+    policy, clients, seeded, (usage, templates_read) = sweep_fleet(account)
+    now = datetime.now(UTC)
+    run_sweep(policy, clients, now, True, usage.launched_since, templates_read)
+
+    with record_calls() as calls:
+        run_sweep(policy, clients, now + timedelta(hours=1), True, usage.launched_since, templates_read)
+
+    ops = calls.by_operation()
+    assert sum(seeded.launch_templates.values()) > 3 and ops["DescribeLaunchTemplates"] == 3
+    assert ops["DescribeLaunchTemplateVersions"] == 0 and ops["Query"] == 3 and ops["BatchWriteItem"] == 0

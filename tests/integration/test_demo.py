@@ -321,7 +321,7 @@ def test_demo_fails_when_the_sweep_ignores_the_dry_run_and_launch_templates(
     from functions.sweep import sweep_handler
 
     monkeypatch.setattr(sweep_handler, "dry_run_setting", lambda *args: False)
-    monkeypatch.setattr(fleet, "read_launch_templates", lambda ec2, inventory: {})
+    monkeypatch.setattr(fleet, "read_launch_templates", lambda ec2, inventory, cache=None: {})
     env_before = dict(os.environ)
 
     status = demo.main()

@@ -158,6 +158,44 @@ def test_sweep_is_granted_exactly_what_it_calls(called_by_sweep: set[str]) -> No
     assert granted("SweepFunction") - called_by_sweep - on_behalf == set()
 
 
+@pytest.fixture
+def tables_called_by_sweep(account: Account) -> set[tuple[str, str]]:
+    """(action, table) of every DynamoDB call of sweeps that read, keep, refresh and drop launch templates."""
+    from .sweep_world import World
+
+    world = World(account)
+    images = world.family()
+    for name in ("web", "api"):
+        world.ec2().create_launch_template(LaunchTemplateName=name, LaunchTemplateData={"ImageId": images[-1]})
+    with record_calls() as calls:
+        world.sweep(dry_run=True)
+        world.ec2().delete_launch_template(LaunchTemplateName="api")
+        world.sweep(days=2, dry_run=True)
+
+    def tables(call: Any) -> list[str]:
+        return list(call.params["RequestItems"]) if call.operation == "BatchWriteItem" else [call.params["TableName"]]
+
+    return {(c.iam_action, table) for c in calls.calls if c.service == "dynamodb" for table in tables(c)}
+
+
+def test_sweep_is_granted_each_table_action_it_calls_on_that_table_only(
+    tables_called_by_sweep: set[tuple[str, str]],
+) -> None:
+    """The usage table is scanned; the launch template table queried and written, nothing else on either."""
+    from .sweep_world import TABLE, TEMPLATE_TABLE
+
+    resources = {TABLE: "UsageTable", TEMPLATE_TABLE: "LaunchTemplateTable"}
+    called = {(action, resources[table]) for action, table in tables_called_by_sweep}
+    granted_on_tables = {
+        (action, statement["Resource"]["Fn::GetAtt"].split(".")[0])
+        for statement in statements("SweepFunction")
+        for action in actions_of(statement)
+        if action.startswith("dynamodb:")
+    }
+    assert granted_on_tables == called
+    assert {a for a, _ in called} == {"dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchWriteItem"}
+
+
 def test_sweep_removes_only_what_carries_the_products_tags() -> None:
     """Destructive actions are scoped by tag: lineage on AMIs, the sweep's own mark on snapshots."""
     scoped = {

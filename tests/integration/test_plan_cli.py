@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 
 from ami_lifecycle.cli import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, main
@@ -14,7 +15,7 @@ from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 
 from .conftest import EU, HOME, WEST, Account
-from .sweep_world import RETENTION, TABLE, World
+from .sweep_world import RETENTION, TABLE, TEMPLATE_TABLE, World
 
 
 @pytest.fixture
@@ -59,6 +60,25 @@ def test_without_launch_records_nothing_is_planned_for_removal(world: World, tmp
     decisions = [json.loads(line) for line in text.splitlines()]
     assert {d["status"] for d in decisions} == {"blocked", "keep"}
     assert all("no usage table given" in d["reason"] for d in decisions if d["status"] == "blocked")
+
+
+def test_the_plan_reads_the_launch_template_table_and_never_writes_it(world: World, tmp_path: Path) -> None:
+    # Given a template the sweep read and kept, and one created since
+    ec2 = world.ec2()
+    kept = ec2.create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": world.built[-1]})
+    world.sweep(days=1 / 24)
+    new = ec2.create_launch_template(LaunchTemplateName="api", LaunchTemplateData={"ImageId": world.built[0]})
+
+    # When the plan is printed with the stack's launch template table
+    with record_calls() as calls:
+        plan(tmp_path, "--usage-table", TABLE, "--launch-template-table", TEMPLATE_TABLE)
+
+    # Then only the new template's versions are read, and nothing is written: the table holds the first only
+    read = [c.params["LaunchTemplateId"] for c in calls.calls if c.operation == "DescribeLaunchTemplateVersions"]
+    assert read == [new["LaunchTemplate"]["LaunchTemplateId"]]
+    assert all(c.operation.startswith(("Describe", "Scan", "Query")) for c in calls.calls)
+    items = boto3.client("dynamodb", region_name=HOME).scan(TableName=TEMPLATE_TABLE)["Items"]
+    assert [i["template_id"]["S"] for i in items] == [kept["LaunchTemplate"]["LaunchTemplateId"]]
 
 
 def test_an_invalid_policy_is_refused_with_the_field(

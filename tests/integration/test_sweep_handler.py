@@ -16,7 +16,7 @@ from ami_lifecycle.local.invoke import LocalLambdaContext
 from functions.sweep import sweep_handler
 
 from .conftest import HOME, Account
-from .sweep_world import RETENTION, TABLE, World
+from .sweep_world import RETENTION, TABLE, TEMPLATE_TABLE, World
 
 
 @pytest.fixture
@@ -63,6 +63,25 @@ def test_turning_dry_run_off_applies_the_plan(world: World, monkeypatch: pytest.
 
     assert result["dry_run"] is False
     assert result["regions"][HOME]["applied"]["DeregisterImage"] == 3
+
+
+def test_the_function_keeps_the_launch_template_versions_it_read(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the launch template table that template.yaml passes to the function, and a launch template
+    monkeypatch.setenv("LAUNCH_TEMPLATE_TABLE", TEMPLATE_TABLE)
+    world.ec2().create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": world.built[-1]})
+
+    # When the schedule invokes the function twice (a dry run, as deployed)
+    with record_calls() as first:
+        invoke({})
+    with record_calls() as second:
+        invoke({})
+
+    # Then the first run reads the template's versions and keeps them, the second reads them from the table
+    assert first.count("DescribeLaunchTemplateVersions") == 1 and second.count("DescribeLaunchTemplateVersions") == 0
+    # and the only writes of the dry run are to that table
+    kept = [c for c in first.calls if not c.operation.startswith(("Describe", "Scan", "Query"))]
+    assert [(c.operation, list(c.params["RequestItems"])) for c in kept] == [("BatchWriteItem", [TEMPLATE_TABLE])]
+    assert sorted(c.operation for c in second.calls if c.service == "dynamodb") == ["Query"] * 3 + ["Scan"]
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ def test_minimal_document_gets_safe_defaults() -> None:
     sharing = policy.sharing_for(rule)
     assert sharing.launch_permissions == [] and sharing.public is False
     assert policy.retention_for(rule).keep_latest == 3
+    assert policy.sweep.launch_template_refresh_hours == 24
     assert [r.region for r in policy.dr_regions_for(rule)] == ["us-west-2"]
 
 
@@ -55,6 +56,8 @@ def test_minimal_document_gets_safe_defaults() -> None:
         (MINIMAL + "    sharing: {acounts: ['123456789012']}\n", "managed_images.0.sharing.acounts"),
         (MINIMAL.replace("us-west-2", "us-east-1"), "home region"),
         (MINIMAL + "    sharing: {public: true}\n", "allow_public_sharing"),
+        (MINIMAL + "sweep: {launch_template_refresh_hours: 0}\n", "sweep.launch_template_refresh_hours"),
+        (MINIMAL + "sweep: {launch_template_refresh_hours: 721}\n", "sweep.launch_template_refresh_hours"),
         ("[1, 2]", "must be a mapping"),
         ("home_region: [", "not valid YAML"),
     ],

@@ -19,7 +19,7 @@ from ..aws.clients import ClientFactory
 from ..flows.sweep import read_and_plan
 from ..model.plan import ImageDecision, SweepPlan
 from ..policy import PolicyError, load_policy
-from ..read.fleet import usage_reader
+from ..read.fleet import launch_template_table, usage_reader
 from .exit_codes import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE
 
 
@@ -28,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--usage-table",
         help="the deployed stack's usage table (output UsageTableName); without it nothing is planned for removal",
+    )
+    parser.add_argument(
+        "--launch-template-table",
+        help="the deployed stack's launch template table (output LaunchTemplateTableName), read and never written; "
+        "without it every launch template version is read",
     )
     parser.add_argument("--profile", help="AWS profile to read with (default: the usual credential chain)")
     parser.add_argument("--at", type=_timestamp, help="plan as of this UTC time, e.g. 2026-12-01T00:00 (default: now)")
@@ -49,7 +54,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     clients = ClientFactory(boto3.Session(profile_name=args.profile))
     now = args.at or datetime.now(UTC)
     launches = usage_reader(clients, policy, args.usage_table) if args.usage_table else None
-    result = read_and_plan(policy, clients, now, launches, args.recycle_bin_days)
+    table = args.launch_template_table
+    templates = launch_template_table(clients, policy, table, read_only=True) if table else None
+    result = read_and_plan(policy, clients, now, launches, templates, args.recycle_bin_days)
     if args.json:
         for decision in _decisions(result):
             print(json.dumps(decision.__dict__ | {"protections": [p.kind for p in decision.protections]}), file=out)

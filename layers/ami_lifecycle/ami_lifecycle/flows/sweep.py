@@ -21,6 +21,7 @@ from ..act.finish import FinishImage
 from ..act.protect import CopyImage
 from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
 from ..aws.clients import ClientFactory
+from ..aws.launch_template_table import LaunchTemplateTable
 from ..model.plan import SweepPlan
 from ..plan.sweep import plan_sweep, removal_candidates
 from ..policy import Policy
@@ -80,10 +81,15 @@ class SweepReport:
 
 
 def read_and_plan(
-    policy: Policy, clients: ClientFactory, now: datetime, launches: LaunchReader | None, recycle_bin_days: int = 0
+    policy: Policy,
+    clients: ClientFactory,
+    now: datetime,
+    launches: LaunchReader | None,
+    templates: LaunchTemplateTable | None = None,
+    recycle_bin_days: int = 0,
 ) -> SweepPlan:
     """The fleet, then what only the removal candidates need read, then the plan."""
-    fleet = replace(read_fleet(policy, clients, now, launches), recycle_bin_days=recycle_bin_days)
+    fleet = replace(read_fleet(policy, clients, now, launches, templates), recycle_bin_days=recycle_bin_days)
     fleet = read_candidates(clients, fleet, removal_candidates(fleet, policy, now))
     return plan_sweep(fleet, policy, now)
 
@@ -94,10 +100,12 @@ def run_sweep(
     now: datetime,
     dry_run: bool,
     launches: LaunchReader | None,
+    templates: LaunchTemplateTable | None = None,
     recycle_bin_days: int = 0,
 ) -> SweepReport:
-    """Read every region and the launch records, plan, and apply the plan unless this is a dry run."""
-    plan = read_and_plan(policy, clients, now, launches, recycle_bin_days)
+    """Read every region and the launch records, plan, and apply the plan unless this is a dry run. `templates`
+    keeps the launch template versions read, between runs (a dry run keeps them too: it changes no AMI)."""
+    plan = read_and_plan(policy, clients, now, launches, templates, recycle_bin_days)
     report = SweepReport(plan, dry_run)
     logger.info("sweep planned", extra={"dry_run": dry_run, **plan.summary()})
     for region_plan in plan.regions.values():

@@ -66,6 +66,22 @@ def create_usage_table(dynamodb: Any, name: str) -> None:
     )
 
 
+def create_launch_template_table(dynamodb: Any, name: str) -> None:
+    """The launch template table as template.yaml defines it (keys region and template_id)."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "region", "KeyType": "HASH"},
+            {"AttributeName": "template_id", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "region", "AttributeType": "S"},
+            {"AttributeName": "template_id", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def backdate_image(region: str, image_id: str, created: datetime, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
     """Time passes: the AMI was registered at `created` (EC2 never lets a caller set CreationDate)."""
     ec2_backends[account_id][region].amis[image_id].creation_date = created.astimezone(UTC).replace(tzinfo=None)

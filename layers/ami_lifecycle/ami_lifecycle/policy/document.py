@@ -255,6 +255,15 @@ class SweepSettings(_Strict):
         le=1000,
         description="At most this many AMIs are deregistered per region per run, the oldest first; 0 = none.",
     )
+    launch_template_refresh_hours: int = Field(
+        default=24,
+        ge=1,
+        le=720,
+        description="Launch template versions never change, so the sweep keeps the AMIs they name and reads a "
+        "template's versions again only when its latest version number moved, or after this many hours (1 to 720), "
+        "when a deleted version stops keeping its AMI. A template naming its AMI through a resolve:ssm: parameter "
+        "is read every run.",
+    )
     usage_reports: UsageReports = Field(default_factory=UsageReports)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -11,13 +12,15 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from ..aws.clients import ClientFactory, error_code
+from ..aws.launch_template_table import LAUNCH_TEMPLATE_TABLE_ENV, LaunchTemplateTable
 from ..aws.usage_table import UsageStore
 from ..model.inventory import IMAGE_REFERENCES, LAUNCH_PERMISSIONS, USAGE_REPORTS, Fleet, RegionInventory
 from ..model.plan import Candidates
 from ..policy import Policy
 from .image_references import read_image_references
 from .images import read_launch_permissions
-from .region import read_region
+from .launch_templates import LaunchTemplateCache
+from .region import WHOLE_REGION, read_region
 from .usage_reports import read_usage_reports
 
 logger = Logger(child=True)
@@ -25,12 +28,21 @@ logger = Logger(child=True)
 LaunchReader = Callable[[datetime], dict[str, Any]]  # launched since -> records by image id
 
 
-def read_fleet(policy: Policy, clients: ClientFactory, now: datetime, launches: LaunchReader | None) -> Fleet:
-    """Every region of the policy and the launch records, all concurrently."""
+def read_fleet(
+    policy: Policy,
+    clients: ClientFactory,
+    now: datetime,
+    launches: LaunchReader | None,
+    templates: LaunchTemplateTable | None = None,
+) -> Fleet:
+    """Every region of the policy and the launch records, all concurrently; launch template versions through
+    the table of those already read, when one is given."""
     regions = [policy.home_region, *(dr.region for dr in policy.dr_regions)]
     window = max(policy.retention_for(rule).launched_within_days for rule in policy.managed_images)
+    refresh = timedelta(hours=policy.sweep.launch_template_refresh_hours)
+    cache = LaunchTemplateCache(templates, now, refresh) if templates is not None else None
     with ThreadPoolExecutor(max_workers=len(regions) + 1) as pool:
-        inventories = {region: pool.submit(read_region, clients, region) for region in regions}
+        inventories = {region: pool.submit(read_region, clients, region, WHOLE_REGION, cache) for region in regions}
         records: dict[str, datetime] | None = None
         error: str | None = "not read (no usage table given)"
         if launches is not None:
@@ -90,6 +102,16 @@ def _read_region_candidates(
 def usage_reader(clients: ClientFactory, policy: Policy, table: str | None = None) -> LaunchReader:
     store = UsageStore(clients, policy.home_region, table)
     return store.launched_since
+
+
+def launch_template_table(
+    clients: ClientFactory, policy: Policy, table: str | None = None, read_only: bool = False
+) -> LaunchTemplateTable | None:
+    """The table of launch template versions already read, or None (every template is read) when none is set."""
+    if not (table or os.environ.get(LAUNCH_TEMPLATE_TABLE_ENV)):
+        logger.warning(f"no launch template table ({LAUNCH_TEMPLATE_TABLE_ENV}): every template's versions are read")
+        return None
+    return LaunchTemplateTable(clients, policy.home_region, table, read_only)
 
 
 def read_launch_records(read: Callable[[], dict[str, Any]]) -> tuple[dict[str, datetime] | None, str | None]:

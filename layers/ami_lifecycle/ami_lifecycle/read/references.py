@@ -1,15 +1,15 @@
-"""What uses an AMI in a region, each a paginated listing: instances, launch templates (every version),
-launch configurations, Auto Scaling groups, EC2 Fleets, Spot Fleet requests, spot instance requests and AWS Batch
-compute environments. Each reader adds References to the region's inventory; a launch template named by a
-group, fleet or compute environment is resolved to the version it launches."""
+"""What uses an AMI in a region, each a paginated listing: instances, launch configurations, Auto Scaling groups,
+EC2 Fleets, Spot Fleet requests, spot instance requests and AWS Batch compute environments (launch templates are
+read by launch_templates.py). Each reader adds References to the region's inventory; a launch template named by
+a group, fleet or compute environment is resolved to the version it launches."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..model.inventory import Reference, RegionInventory
+from .launch_templates import LaunchTemplate
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -30,14 +30,6 @@ LAUNCHING_SPOT_STATES = frozenset({"open", "active"})
 ENDED_BATCH_STATES = frozenset({"DELETING", "DELETED"})
 
 
-@dataclass
-class LaunchTemplate:
-    template_id: str
-    default_version: int
-    latest_version: int
-    images: dict[int, str | None] = field(default_factory=dict)  # version number -> AMI it launches
-
-
 def read_instances(ec2: EC2Client, inventory: RegionInventory) -> None:
     filters: list[FilterTypeDef] = [{"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)}]
     pages = ec2.get_paginator("describe_instances").paginate(Filters=filters, PaginationConfig={"PageSize": 1000})
@@ -46,34 +38,6 @@ def read_instances(ec2: EC2Client, inventory: RegionInventory) -> None:
             for instance in reservation["Instances"]:
                 state = instance.get("State", {}).get("Name", "")
                 inventory.refer(instance.get("ImageId"), Reference("instance", f"{instance['InstanceId']} ({state})"))
-
-
-def read_launch_templates(ec2: EC2Client, inventory: RegionInventory) -> dict[str, LaunchTemplate]:
-    """Every version of every template, attached to an Auto Scaling group or not; templates by id and name."""
-    templates: dict[str, LaunchTemplate] = {}
-    for page in ec2.get_paginator("describe_launch_templates").paginate(PaginationConfig={"PageSize": 200}):
-        for data in page["LaunchTemplates"]:
-            template = LaunchTemplate(
-                data["LaunchTemplateId"], int(data["DefaultVersionNumber"]), int(data["LatestVersionNumber"])
-            )
-            templates[template.template_id] = templates[data["LaunchTemplateName"]] = template
-    for key, template in templates.items():
-        if key != template.template_id:
-            continue  # the same template under its name
-        versions = ec2.get_paginator("describe_launch_template_versions").paginate(
-            LaunchTemplateId=template.template_id,
-            ResolveAlias=True,  # an ImageId given as resolve:ssm:... comes back as the AMI it names now
-            PaginationConfig={"PageSize": 200},
-        )
-        for version_page in versions:
-            for version in version_page["LaunchTemplateVersions"]:
-                image_id = version.get("LaunchTemplateData", {}).get("ImageId")
-                number = version["VersionNumber"]
-                if image_id and not image_id.startswith("ami-"):
-                    raise ValueError(f"{key} version {number}: image {image_id!r} did not resolve to an AMI")
-                template.images[number] = image_id
-                inventory.refer(image_id, Reference("launch-template", f"{key} version {number}"))
-    return templates
 
 
 def read_launch_configurations(autoscaling: AutoScalingClient, inventory: RegionInventory) -> dict[str, str]:

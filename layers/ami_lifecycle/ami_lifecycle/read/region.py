@@ -31,14 +31,13 @@ from ..model.inventory import (
     RegionInventory,
     Snapshot,
 )
+from .launch_templates import LaunchTemplate, LaunchTemplateCache, read_launch_templates
 from .references import (
-    LaunchTemplate,
     read_auto_scaling_groups,
     read_batch_compute_environments,
     read_ec2_fleets,
     read_instances,
     read_launch_configurations,
-    read_launch_templates,
     read_spot_fleet_requests,
     read_spot_instance_requests,
 )
@@ -67,7 +66,14 @@ class Scope:
 WHOLE_REGION = Scope()
 
 
-def read_region(clients: ClientFactory, region: str, scope: Scope = WHOLE_REGION) -> RegionInventory:
+def read_region(
+    clients: ClientFactory,
+    region: str,
+    scope: Scope = WHOLE_REGION,
+    template_cache: LaunchTemplateCache | None = None,
+) -> RegionInventory:
+    """The scope's images; for the whole region, what uses them too (launch template versions through the cache,
+    when one is given)."""
     inventory = RegionInventory(region)
     ec2 = clients.ec2(region)
 
@@ -86,7 +92,7 @@ def read_region(clients: ClientFactory, region: str, scope: Scope = WHOLE_REGION
     read(SNAPSHOTS, lambda: _read_snapshots(ec2, inventory))
     read(INSTANCES, lambda: read_instances(ec2, inventory))
     templates: dict[str, LaunchTemplate] = {}
-    read(LAUNCH_TEMPLATES, lambda: templates.update(read_launch_templates(ec2, inventory)))
+    read(LAUNCH_TEMPLATES, lambda: templates.update(read_launch_templates(ec2, inventory, template_cache)))
     configurations: dict[str, str] = {}
     read(LAUNCH_CONFIGURATIONS, lambda: configurations.update(read_launch_configurations(autoscaling, inventory)))
     if LAUNCH_TEMPLATES in inventory.unread or LAUNCH_CONFIGURATIONS in inventory.unread:

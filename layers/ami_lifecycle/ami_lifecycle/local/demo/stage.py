@@ -1,5 +1,5 @@
-"""The stage: what the stack deploys (policy, DR key, usage table, alert topic, event rules) on the local AWS,
-and the real handlers wired to it."""
+"""The stage: what the stack deploys (policy, DR key, usage and launch template tables, alert topic, event rules)
+on the local AWS, and the real handlers wired to it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ami_lifecycle.aws.launch_template_table import LAUNCH_TEMPLATE_TABLE_ENV
 from ami_lifecycle.aws.usage_table import USAGE_TABLE_ENV
 from ami_lifecycle.model.image import RECYCLE_TAG, RECYCLE_VALUE
 
@@ -17,13 +18,23 @@ from ...policy import POLICY_FILE_ENV
 from .. import fidelity
 from ..eventbus import LocalEventBus
 from ..invoke import DEFAULT_ACCOUNT_ID
-from ..seed import create_kms_key
+from ..seed import create_kms_key, create_launch_template_table
 from .events import EventFlow
 from .launches import LaunchResources, create_launch_resources
 from .output import handler_logs_to_stderr
 from .server import repo_root
 from .sweep import Sweeper
-from .world import DR_REGIONS, HOME, KMS_ALIAS, RECYCLE_BIN_DAYS, REGIONS, WEST, LocalAws, write_policy
+from .world import (
+    DR_REGIONS,
+    HOME,
+    KMS_ALIAS,
+    LAUNCH_TEMPLATE_TABLE,
+    RECYCLE_BIN_DAYS,
+    REGIONS,
+    WEST,
+    LocalAws,
+    write_policy,
+)
 
 
 @dataclass(frozen=True)
@@ -47,11 +58,12 @@ class Stage:
 
 
 def set_stage(aws: LocalAws, workdir: Path) -> Stage:
-    """The policy, the DR key, the usage table and alert topic, the event rules; the handlers that use them."""
+    """The policy, the DR key, the tables and alert topic, the event rules; the handlers that use them."""
     root = repo_root()
     kms_key_arn = create_kms_key(aws.clients.client("kms", WEST), KMS_ALIAS)
     os.environ[POLICY_FILE_ENV] = str(write_policy(workdir, kms_key_arn))
     resources = create_launch_resources(aws)
+    create_launch_template_table(aws.clients.client("dynamodb", HOME), LAUNCH_TEMPLATE_TABLE)
     # Imported here, not at the top: Powertools reads its settings from the environment set above (a child
     # Logger made earlier would belong to no service and print plain text).
     from ami_lifecycle.aws.alert_topic import LAUNCH_ALERTS_TOPIC_ENV
@@ -64,6 +76,7 @@ def set_stage(aws: LocalAws, workdir: Path) -> Stage:
 
     # As the template's Environment sets them; local_aws() restores the environment afterwards.
     os.environ[USAGE_TABLE_ENV] = resources.table
+    os.environ[LAUNCH_TEMPLATE_TABLE_ENV] = LAUNCH_TEMPLATE_TABLE
     os.environ[LAUNCH_ALERTS_TOPIC_ENV] = resources.topic_arn
     os.environ[RECYCLE_BIN_DAYS_ENV] = str(RECYCLE_BIN_DAYS)
     for region in REGIONS:  # the stack's Recycle Bin rules at home, dr-forwarder.yaml's in the DR regions

@@ -25,6 +25,7 @@ KMS_ALIAS = "alias/ami-dr"
 FUNCTION = "ImageAvailableFunction"  # logical ids in template.yaml: the bus names its deliveries by them
 LAUNCH_FUNCTION = "LaunchTrackingFunction"
 USAGE_TABLE = "ami-lifecycle-usage"
+LAUNCH_TEMPLATE_TABLE = "ami-lifecycle-launch-templates"
 ALERT_TOPIC = "ami-lifecycle-launch-alerts"
 ALERT_INBOX = "launch-alerts-inbox"  # the demo's subscriber: where an operator's e-mail would be
 LAUNCH_QUEUE_ARN = f"arn:aws:sqs:{HOME}:{DEFAULT_ACCOUNT_ID}:ami-lifecycle-LaunchEventsQueue"

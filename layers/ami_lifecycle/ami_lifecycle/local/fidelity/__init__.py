@@ -14,7 +14,8 @@ documentation it follows:
 - ``deprecation``: Enable/DisableImageDeprecation and DeprecationTime;
 - ``deregistration_protection``: Enable/DisableImageDeregistrationProtection and its cooldown;
 - ``describe_snapshots``: DescribeSnapshots OwnerIds and paging;
-- ``launch_templates``: DescribeLaunchTemplates and DescribeLaunchTemplateVersions, all of them, paged;
+- ``launch_templates``: DescribeLaunchTemplates and DescribeLaunchTemplateVersions, all of them, paged, with
+  ResolveAlias; DeleteLaunchTemplateVersions;
 - ``block_device_mappings``: an AMI's own mappings, and DeleteSnapshot refusing a mapped snapshot;
 - ``resource_tags``: a resource's tags read directly, TagSpecifications;
 - ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);

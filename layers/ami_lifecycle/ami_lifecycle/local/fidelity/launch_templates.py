@@ -1,7 +1,12 @@
-"""DescribeLaunchTemplates and DescribeLaunchTemplateVersions: every match, paged by MaxResults and NextToken.
+"""DescribeLaunchTemplates and DescribeLaunchTemplateVersions: every match, paged by MaxResults and NextToken;
+ResolveAlias; DeleteLaunchTemplateVersions.
 
-moto stops at 15 launch templates or versions, ignores NextToken and the version Filters, and returns a version
-twice when it is both ``$Latest`` and ``$Default``.
+moto stops at 15 launch templates or versions, ignores NextToken, the version Filters and ResolveAlias, returns a
+version twice when it is both ``$Latest`` and ``$Default``, and lacks DeleteLaunchTemplateVersions.
+
+A deleted version is left in moto's list (moto numbers a new version by the list's length, so numbers are not
+reused) and hidden from both describe actions; LatestVersionNumber is then the highest version left. What EC2
+reports after its latest version is deleted is not documented: this is an assumption.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.exceptions import (
     FilterNotImplementedError,
     InvalidLaunchTemplateIdNotFound,
+    InvalidLaunchTemplateVersionNotFound,
     InvalidParameterCombination,
     InvalidParameterValue,
     MissingParameter,
@@ -21,8 +27,10 @@ from moto.ec2.exceptions import (
 from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateVersion
 from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.utils import generic_filter, is_filter_matching
+from moto.ssm.exceptions import ParameterVersionNotFound
+from moto.ssm.models import ssm_backends
 
-from ._common import MOTO
+from ._common import LOCK, MOTO
 from .pagination import max_results_in_range, page
 
 # DescribeLaunchTemplates and DescribeLaunchTemplateVersions MaxResults.
@@ -32,6 +40,8 @@ _ALL_TEMPLATES_VERSIONS_MESSAGE = (
     "Versions and omit the launch template ID and name. To describe versions of one launch template, specify its "
     "ID or name."
 )
+_SSM_ALIAS = "resolve:ssm:"  # an ImageId naming a Systems Manager parameter whose value is the AMI
+_DELETED_VERSIONS = "_fidelity_deleted_versions"  # kept on moto's LaunchTemplate
 
 
 def install() -> None:
@@ -41,6 +51,7 @@ def install() -> None:
     )
     LaunchTemplates.describe_launch_templates = _describe_launch_templates_action  # type: ignore[method-assign]
     LaunchTemplates.describe_launch_template_versions = _describe_versions_action  # type: ignore[method-assign]
+    LaunchTemplates.delete_launch_template_versions = _delete_versions_action  # type: ignore[attr-defined]
 
 
 def _describe_launch_templates_action(self: LaunchTemplates) -> ActionResult:
@@ -90,7 +101,7 @@ def _template_view(template: LaunchTemplate, created_by: str) -> dict[str, Any]:
         "CreateTime": template.create_time,
         "CreatedBy": created_by,
         "DefaultVersionNumber": template.default_version_number,
-        "LatestVersionNumber": template.latest_version_number,
+        "LatestVersionNumber": _live_versions(template)[-1].number,
         "LaunchTemplateId": template.id,
         "LaunchTemplateName": template.name,
         "Tags": template.get_tags(),
@@ -98,15 +109,18 @@ def _template_view(template: LaunchTemplate, created_by: str) -> dict[str, Any]:
 
 
 def _describe_versions_action(self: LaunchTemplates) -> ActionResult:
-    """DescribeLaunchTemplateVersions: every match, paged by MaxResults (1 to 200) and NextToken, with Filters.
+    """DescribeLaunchTemplateVersions: every match, paged by MaxResults (1 to 200) and NextToken, with Filters
+    and ResolveAlias.
 
-    moto stops at 15, ignores Filters and returns a version twice when it is both ``$Latest`` and ``$Default``.
+    moto stops at 15, ignores Filters and ResolveAlias, and returns a version twice when it is both ``$Latest``
+    and ``$Default``.
     """
     name = self._get_param("LaunchTemplateName")
     template_id = self._get_param("LaunchTemplateId")
     versions = [str(v) for v in self._get_param("Versions", [])]
     min_version = self._get_int_param("MinVersion")
     max_version = self._get_int_param("MaxVersion")
+    resolve_alias = bool(self._get_bool_param("ResolveAlias", False))
     filters: dict[str, Any] = self._filters_from_querystring()  # moto annotates str values; they are lists
     max_results = max_results_in_range(self._get_param("MaxResults"), *_LAUNCH_TEMPLATE_MAX_RESULTS_RANGE)
     next_token = self._get_param("NextToken")
@@ -122,8 +136,11 @@ def _describe_versions_action(self: LaunchTemplates) -> ActionResult:
     views = []
     for key_template_id, number in keys:
         template = backend.launch_templates.get(key_template_id)
-        if template is not None and number <= len(template.versions):
-            views.append(_version_view(template, template.versions[number - 1], created_by))
+        if template is not None and number <= len(template.versions) and number not in _deleted_versions(template):
+            view = _version_view(template, template.versions[number - 1], created_by)
+            if resolve_alias:
+                view["LaunchTemplateData"] = _resolved(view["LaunchTemplateData"], self.current_account, self.region)
+            views.append(view)
     return ActionResult({"LaunchTemplateVersions": views, "NextToken": token})
 
 
@@ -148,10 +165,10 @@ def _select_versions(
     if name or template_id:
         template = backend.get_launch_template_by_name(name) if name else backend.get_launch_template(template_id)
         if versions:
-            chosen = [template.get_version(v) for v in versions]
+            chosen = [_live_version(template, v) for v in versions]
         else:
             low, high = min_version or 1, max_version or len(template.versions)
-            chosen = [v for v in template.versions if low <= v.number <= high]
+            chosen = [v for v in _live_versions(template) if low <= v.number <= high]
         return [(template, v) for v in _distinct_versions(chosen)]
     if not versions:
         raise MissingParameter(_ALL_TEMPLATES_VERSIONS_MESSAGE)
@@ -160,7 +177,7 @@ def _select_versions(
         raise InvalidParameterValue(_ALL_TEMPLATES_VERSIONS_MESSAGE)
     pairs = []
     for template in backend.launch_templates.values():
-        chosen = [template.latest_version()] if "$latest" in wanted else []
+        chosen = [_live_versions(template)[-1]] if "$latest" in wanted else []
         chosen += [template.default_version()] if "$default" in wanted else []
         pairs += [(template, v) for v in _distinct_versions(chosen)]
     return pairs
@@ -214,3 +231,89 @@ def _version_view(template: LaunchTemplate, version: LaunchTemplateVersion, crea
         "VersionDescription": version.description,
         "VersionNumber": version.number,
     }
+
+
+def _resolved(data: dict[str, Any], account_id: str, region: str) -> dict[str, Any]:
+    """ResolveAlias: an ImageId ``resolve:ssm:<name>[:<version or label>]`` becomes the parameter's value now.
+
+    A parameter (or version) that does not exist leaves the alias as given: what EC2 answers then is not
+    documented, and the product accepts nothing but an AMI id.
+    """
+    image_id = data.get("ImageId") or ""
+    if not image_id.startswith(_SSM_ALIAS):
+        return data
+    try:
+        parameter = ssm_backends[account_id][region].get_parameter(image_id.removeprefix(_SSM_ALIAS))
+    except ParameterVersionNotFound:
+        parameter = None
+    return data if parameter is None else {**data, "ImageId": parameter.value}
+
+
+def _deleted_versions(template: LaunchTemplate) -> set[int]:
+    deleted: set[int] = template.__dict__.setdefault(_DELETED_VERSIONS, set())
+    return deleted
+
+
+def _live_versions(template: LaunchTemplate) -> list[LaunchTemplateVersion]:
+    """The versions not deleted, oldest first; the default version is never deleted, so one is always left."""
+    deleted = _deleted_versions(template)
+    return [v for v in template.versions if v.number not in deleted]
+
+
+def _live_version(template: LaunchTemplate, version: str) -> LaunchTemplateVersion:
+    """``$Latest``, ``$Default`` or a number; a deleted version is InvalidLaunchTemplateId.VersionNotFound."""
+    if version.lower() == "$latest":
+        return _live_versions(template)[-1]
+    found: LaunchTemplateVersion = template.get_version(version)
+    if found.number in _deleted_versions(template):
+        raise InvalidLaunchTemplateVersionNotFound(version, template.id)
+    return found
+
+
+def _delete_versions_action(self: LaunchTemplates) -> ActionResult:
+    """DeleteLaunchTemplateVersions: up to 200 versions of one template, each reported deleted or not.
+
+    A version that does not exist (or is deleted already) is launchTemplateVersionDoesNotExist, an unknown
+    template launchTemplateIdDoesNotExist or launchTemplateNameDoesNotExist. The default version cannot be
+    deleted; the code EC2 reports for it is not documented, unexpectedError is assumed.
+    """
+    name = self._get_param("LaunchTemplateName")
+    template_id = self._get_param("LaunchTemplateId")
+    versions = [str(v) for v in self._get_param("Versions", [])]
+    self.error_on_dryrun()
+    if name and template_id:
+        raise InvalidParameterCombination(
+            "Specify either the launch template ID or the launch template name, not both."
+        )
+    if not name and not template_id:
+        raise MissingParameter("launch template ID or launch template name")
+    if not versions or len(versions) > 200:
+        raise InvalidParameterValue("Specify between 1 and 200 launch template versions to delete.")
+    backend = self.ec2_backend
+    template_id = backend.launch_template_name_to_ids.get(name) if name else template_id
+    template: LaunchTemplate | None = backend.launch_templates.get(template_id or "")
+    deleted: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    for version in versions:
+        item: dict[str, Any] = {"LaunchTemplateId": template_id or "", "LaunchTemplateName": name or ""}
+        number = int(version) if version.isdigit() else 0
+        item["VersionNumber"] = number
+        if template is None:
+            code = "launchTemplateNameDoesNotExist" if name else "launchTemplateIdDoesNotExist"
+            refused.append(item | {"ResponseError": {"Code": code, "Message": "The launch template does not exist."}})
+            continue
+        item["LaunchTemplateName"] = template.name
+        with LOCK:
+            live = {v.number for v in _live_versions(template)}
+            if number not in live:
+                error = {"Code": "launchTemplateVersionDoesNotExist", "Message": f"Version {version} does not exist."}
+                refused.append(item | {"ResponseError": error})
+            elif number == template.default_version_number:
+                error = {"Code": "unexpectedError", "Message": "The default version cannot be deleted."}
+                refused.append(item | {"ResponseError": error})
+            else:
+                _deleted_versions(template).add(number)
+                deleted.append(item)
+    return ActionResult(
+        {"SuccessfullyDeletedLaunchTemplateVersions": deleted, "UnsuccessfullyDeletedLaunchTemplateVersions": refused}
+    )
