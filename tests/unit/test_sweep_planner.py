@@ -180,9 +180,9 @@ def test_removal_candidates_are_the_images_due_for_removal_whatever_ec2_knows() 
 
     candidates = removal_candidates(Fleet(HOME, account.regions, {}), account.policy, NOW)
 
-    assert candidates == {
-        HOME: Candidates(due=frozenset({old.image_id})),
-        DR: Candidates(due=frozenset({old_copy.image_id})),
+    assert candidates == {  # the policy shares nothing: their launch permissions are read
+        HOME: Candidates(due=frozenset({old.image_id}), sharing_unknown=frozenset({old.image_id})),
+        DR: Candidates(due=frozenset({old_copy.image_id}), sharing_unknown=frozenset({old_copy.image_id})),
     }
     assert retiring.image_id not in candidates[HOME].referenced
 

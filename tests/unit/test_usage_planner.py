@@ -184,3 +184,16 @@ def test_use_past_the_grace_period_is_reported_once_per_report() -> None:
     assert tell.usage.startswith("used in 1 account (222222222222): 3 instances")
     assert plan.regions[HOME].used_elsewhere == [old.image_id] == again.regions[HOME].used_elsewhere
     assert not [a for a in again.actions if isinstance(a, ReportUseInOtherAccounts)]
+
+
+def test_launch_permissions_are_read_for_at_most_n_due_images_a_run() -> None:
+    text = shared_policy(", max_new_per_region: 2").replace('  sharing: {accounts: ["111111111111"]}\n', "")
+    world = Account(parse_policy(text))
+    old = [world.source(v, days_ago=90 - v, deprecated=DEPRECATED) for v in range(1, 6)]
+    world.source(9, days_ago=1)
+    world.plan(checked=False)
+
+    candidates = removal_candidates(Fleet(HOME, world.regions, {}), world.policy, NOW)[HOME]
+
+    assert candidates.due == {i.image_id for i in old} and not candidates.shared
+    assert candidates.sharing_unknown == {old[0].image_id, old[1].image_id}  # the oldest first; the rest wait

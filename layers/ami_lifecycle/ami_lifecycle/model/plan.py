@@ -99,6 +99,8 @@ class Candidates:
     due: frozenset[str] = frozenset()  # disabled or deregistered this run, unless the reads say otherwise
     deferred: frozenset[str] = frozenset()  # due, but beyond this run's cap
     shared: frozenset[str] = frozenset()  # retiring and launchable by other accounts: read their usage reports
+    # Due images whose sharing the policy does not say: their launch permissions are read, one call each.
+    sharing_unknown: frozenset[str] = frozenset()
 
     @property
     def referenced(self) -> frozenset[str]:

@@ -66,10 +66,17 @@ def removal_candidates(fleet: Fleet, policy: Policy, now: datetime) -> dict[str,
         deferred = sorted(
             (d for d in region_plan.decisions if d.status == DEFERRED), key=lambda d: (d.created, d.image_id)
         )
+        due = sorted(
+            (d for d in region_plan.decisions if d.status in (DISABLE, DEREGISTER)),
+            key=lambda d: (d.created, d.image_id),
+        )
+        # One DescribeImageAttribute each: as many per run as usage reports may be asked for; the rest wait.
+        unknown = [d.image_id for d in due if d.image_id not in region_plan.shared_retiring]
         candidates[region] = Candidates(
-            frozenset(d.image_id for d in region_plan.decisions if d.status in (DISABLE, DEREGISTER)),
+            frozenset(d.image_id for d in due),
             frozenset(d.image_id for d in deferred[:cap]),
             frozenset(region_plan.shared_retiring),
+            frozenset(unknown[: policy.sweep.usage_reports.max_new_per_region]),
         )
     return candidates
 

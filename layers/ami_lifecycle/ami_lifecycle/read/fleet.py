@@ -83,7 +83,7 @@ def _read_region_candidates(
         checked = checked | candidates.referenced
         for image_id, refs in found.items():
             references[image_id] = [*references.get(image_id, []), *refs]
-    unknown = candidates.due - candidates.shared
+    unknown = candidates.sharing_unknown
     permissions = attempt(LAUNCH_PERMISSIONS, lambda: read_launch_permissions(ec2, unknown)) or {}
     shared = candidates.shared | {image_id for image_id, granted in permissions.items() if granted}
     reports = attempt(USAGE_REPORTS, lambda: read_usage_reports(ec2, shared)) if shared else {}
