@@ -141,3 +141,20 @@ def test_shipped_policy_validates_against_the_published_schema(path: str) -> Non
 def test_schema_rejects_what_the_model_rejects() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"home_region": "us-east-1", "managed_images": [], "typo": 1}, json_schema())
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "message"),
+    [
+        ("defaults: {retention: {keep_latest: true}}", "defaults.retention.keep_latest", "valid integer"),
+        ('defaults: {retention: {deregister_after_days: "30"}}', "defaults.retention.deregister_after_days", "integer"),
+        ("defaults: {retention: {launched_within_days: 7.5}}", "defaults.retention.launched_within_days", "integer"),
+        ("sweep: {dry_run: 1}", "sweep.dry_run", "valid boolean"),
+        ('sweep: {dry_run: "no"}', "sweep.dry_run", "valid boolean"),
+        ("sweep: {max_deregistrations_per_region: false}", "sweep.max_deregistrations_per_region", "integer"),
+        ("defaults: {sharing: {snapshot_permissions: 0}}", "defaults.sharing.snapshot_permissions", "boolean"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_not_converted(extra: str, field: str, message: str) -> None:
+    with pytest.raises(PolicyError, match=rf"{field}: Input should be a {message}|{field}: .*{message}"):
+        parse_policy(MINIMAL + extra)

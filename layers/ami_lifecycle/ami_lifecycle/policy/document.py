@@ -33,7 +33,8 @@ class PolicyError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a boolean or a string where a number belongs (and the reverse) is refused, not converted
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DrRegion(_Strict):
