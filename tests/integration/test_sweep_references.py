@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from ami_lifecycle.local.calls import record_calls
 
@@ -155,7 +156,13 @@ def test_one_user_alone_keeps_a_dr_copy(world: World, user: str) -> None:
     assert not any(world.exists(c, r) for r, c in world.copies(images[0]).items() if r == EU)
 
 
-UNREADABLE = ["DescribeFleets", "DescribeSpotFleetRequests", "DescribeSpotInstanceRequests", "DescribeImageReferences"]
+UNREADABLE = [
+    "DescribeFleets",
+    "DescribeSpotFleetRequests",
+    "DescribeSpotInstanceRequests",
+    "DescribeImageReferences",
+    "DescribeImageUsageReports",
+]
 
 
 @pytest.mark.parametrize("operation", UNREADABLE)
@@ -203,3 +210,20 @@ def test_a_usage_report_that_cannot_be_asked_for_stops_removal_in_its_region(wor
     assert world.exists(images[0]) and decision(report, images[0]).status == "deregister"
     assert any("not attempted, ask EC2 which accounts use" in f for f in report.results[HOME].failures)
     assert not world.exists(west_copy, WEST)  # the other regions go ahead
+
+
+def test_unreadable_batch_compute_environments_stop_deregistration_in_their_region(world: World) -> None:
+    """The local AWS injects errors into EC2 only: the Batch client refuses through botocore's own events."""
+    images = world.family()
+    world.sweep()
+
+    def refuse(**_: object) -> None:
+        error = {"Error": {"Code": "AccessDeniedException", "Message": "denied"}}
+        raise ClientError(error, "DescribeComputeEnvironments")  # type: ignore[arg-type]
+
+    world.clients.batch(HOME).meta.events.register("before-call.batch.DescribeComputeEnvironments", refuse)
+
+    report = world.sweep(days=GRACE_OVER)
+
+    assert world.exists(images[0]) and world.exists(images[1])
+    assert "Batch compute environments: AccessDeniedException" in report.plan.summary()["blocked"][HOME]
