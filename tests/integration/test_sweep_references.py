@@ -219,7 +219,7 @@ def test_unreadable_batch_compute_environments_stop_deregistration_in_their_regi
 
     def refuse(**_: object) -> None:
         error = {"Error": {"Code": "AccessDeniedException", "Message": "denied"}}
-        raise ClientError(error, "DescribeComputeEnvironments")  # type: ignore[arg-type]
+        raise ClientError(error, "DescribeComputeEnvironments")
 
     world.clients.batch(HOME).meta.events.register("before-call.batch.DescribeComputeEnvironments", refuse)
 
