@@ -110,7 +110,10 @@ def called_by_launch_tracking(account: Account) -> set[str]:
 
 
 def test_launch_tracking_is_granted_exactly_what_it_calls(called_by_launch_tracking: set[str]) -> None:
+    from ami_lifecycle.act.registry import LAUNCH_ACTIONS
+
     assert granted("LaunchTrackingFunction") == called_by_launch_tracking
+    assert {p for action in LAUNCH_ACTIONS for p in action.permissions} <= called_by_launch_tracking
 
 
 def test_launch_tracking_tags_only_instances() -> None:

@@ -54,7 +54,7 @@ class Launches:
     def process(self, events: list[dict[str, Any]], now: datetime | None = None) -> dict[str, Any]:
         return process_launch_batch(
             sqs_batch(events), self.account.policy, self.clients, DEFAULT_ACCOUNT_ID,
-            usage=self.usage, alerts=AlertTopic(self.clients, HOME, self.topic_arn), now=now,
+            usage=self.usage, alerts=AlertTopic(self.clients, self.topic_arn), now=now,
         )  # fmt: skip
 
     def alerts(self) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ import pytest
 
 from ami_lifecycle.cli import EXIT_OK, EXIT_USAGE, main
 from ami_lifecycle.local import fidelity
+from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.model.image import RECYCLE_TAG, RETIRED_TAG, tags_of
 
 from .conftest import HOME, WEST, Account
@@ -82,10 +83,12 @@ def test_restoring_twice_changes_nothing_more(world: World) -> None:
     world.sweep(days=GRACE_OVER)
     restore(images[0])
 
-    status, out = restore(images[0])
+    with record_calls() as calls:
+        status, out = restore(images[0])
 
-    assert status == EXIT_OK and "restore" not in out.split("\n")[0]
-    assert world.exists(images[0])
+    assert status == EXIT_OK and world.exists(images[0])
+    assert not any(c.operation.startswith("Restore") for c in calls.calls), calls.by_operation()
+    assert "from the Recycle Bin" not in out
 
 
 def test_without_a_rule_a_retired_copy_is_gone_and_restore_says_so(world: World) -> None:

@@ -166,9 +166,13 @@ def test_a_report_is_deterministic_per_image_and_generation() -> None:
     world, old = account()
     first = [a for a in plan_with(world).actions if isinstance(a, CreateImageUsageReport)]
     second = [a for a in plan_with(world).actions if isinstance(a, CreateImageUsageReport)]
+    failed = plan_with(world, report(old, "error"))
+    after_a_failed_one = [a for a in failed.actions if isinstance(a, CreateImageUsageReport)]
 
     assert first == second and first[0].image_id == old.image_id
     assert first[0].client_token.startswith("ami-lifecycle-")
+    # a repeated tick asks with the same token; once a report exists, the next one is a new request
+    assert after_a_failed_one[0].client_token != first[0].client_token
 
 
 def test_use_past_the_grace_period_is_reported_once_per_report() -> None:

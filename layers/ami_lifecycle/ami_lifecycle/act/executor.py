@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from ..aws.clients import ClientFactory, error_code, is_transient
+from ..aws.regions import per_region
 from .base import Action
 
 logger = Logger(child=True)
@@ -49,12 +49,8 @@ class RegionResult:
 
 def apply_plan(clients: ClientFactory, actions: Mapping[str, Sequence[Action]]) -> dict[str, RegionResult]:
     """Apply each region's actions; regions run concurrently. Regions without actions are left out."""
-    regions = [region for region, region_actions in actions.items() if region_actions]
-    if not regions:
-        return {}
-    with ThreadPoolExecutor(max_workers=len(regions)) as pool:
-        futures = {region: pool.submit(apply_region, clients, region, actions[region]) for region in regions}
-        return {region: future.result() for region, future in futures.items()}
+    due = {region: region_actions for region, region_actions in actions.items() if region_actions}
+    return per_region(due, lambda region, region_actions: apply_region(clients, region, region_actions))
 
 
 def apply_region(clients: ClientFactory, region: str, actions: Sequence[Action]) -> RegionResult:

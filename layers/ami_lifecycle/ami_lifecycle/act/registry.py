@@ -6,7 +6,6 @@ from .base import Action
 from .finish import FinishImage
 from .launches import PublishAlert, RecordLaunch
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
-from .restore import RemoveTags, RestoreImage, RestoreSnapshot
 from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from .usage import CreateImageUsageReport, ReportUseInOtherAccounts
 
@@ -29,5 +28,3 @@ SWEEP_ACTIONS: tuple[type[Action], ...] = (
     CreateImageUsageReport,
     ReportUseInOtherAccounts,
 )
-# What `python -m ami_lifecycle restore` applies, with the operator's own credentials (no function has these).
-RESTORE_ACTIONS: tuple[type[Action], ...] = (RestoreImage, RestoreSnapshot, TagResources, RemoveTags)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..aws.alert_topic import LAUNCH_ALERTS_TOPIC_ENV
+from ..aws.alert_topic import AlertTopic
 from ..aws.clients import ClientFactory
 from ..model.image import USE_REPORTED_TAG, tag_list
 from .base import Action, Applied
@@ -67,13 +65,10 @@ class ReportUseInOtherAccounts(Action):
     permissions = ("sns:Publish", "ec2:CreateTags")
 
     def apply(self, clients: ClientFactory) -> Applied:
-        topic_arn = os.environ.get(LAUNCH_ALERTS_TOPIC_ENV, "")
-        if topic_arn:
-            message = {"alert": "AMI past its grace period still used in other accounts", "image_id": self.image_id,
-                       "region": self.region, "usage": self.usage, "usage_report": self.report_id}  # fmt: skip
-            subject = f"AMI {self.image_id} in {self.region} is still used in other accounts"
-            sns = clients.sns(topic_arn.split(":")[3])
-            sns.publish(TopicArn=topic_arn, Subject=subject[:100], Message=json.dumps(message))
+        message = {"alert": "AMI past its grace period still used in other accounts", "image_id": self.image_id,
+                   "region": self.region, "usage": self.usage, "usage_report": self.report_id}  # fmt: skip
+        subject = f"AMI {self.image_id} in {self.region} is still used in other accounts"
+        AlertTopic(clients).send(subject, message)
         tags = tag_list({USE_REPORTED_TAG: self.report_id})
         clients.ec2(self.region).create_tags(Resources=[self.image_id], Tags=tags)
         return Applied()

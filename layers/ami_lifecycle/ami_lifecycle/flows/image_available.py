@@ -20,7 +20,7 @@ from ..model.image import Image
 from ..model.inventory import IMAGES, RegionInventory
 from ..plan.image_available import RegionStep, plan_copy_finish, plan_source
 from ..policy import Match, Policy
-from ..read.region import Scope, read_region, read_regions
+from ..read.region import Scope, read_image, read_regions
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -99,7 +99,7 @@ def handle_image_available(
     if region != policy.home_region and policy.dr_region(region) is None:
         return _skip(image_id, region, "region is neither the home region nor a DR region", log)
 
-    image = _read_image(clients, region, image_id)
+    image = read_image(clients, region, image_id)
     if image is None:
         return _skip(image_id, region, "image not found (deregistered, or never existed)", log, warn=True)
     if image.owner_id != account_id:
@@ -126,14 +126,6 @@ def handle_image_available(
     return outcome
 
 
-def _read_image(clients: ClientFactory, region: str, image_id: str) -> Image | None:
-    """The event's image, or None if EC2 does not know it; a failed read raises, so the event is retried."""
-    inventory = read_region(clients, region, Scope(image_ids=(image_id,)))
-    if not inventory.readable:
-        raise inventory.errors[IMAGES]
-    return inventory.images.get(image_id)
-
-
 def _protect_source(source: Image, policy: Policy, clients: ClientFactory) -> Outcome:
     match = policy.match(source.name, source.tags, source.creation_date)
     if match is None:
@@ -156,7 +148,7 @@ def _finish_copy(copy: Image, lineage: tuple[str, str], policy: Policy, clients:
     log = {"image_id": copy.image_id, "region": copy.region, "source_image_id": source_id}
     if source_region != policy.home_region:
         return _skip(copy.image_id, copy.region, f"source region {source_region} is not the home region", log)
-    source = _read_image(clients, source_region, source_id)
+    source = read_image(clients, source_region, source_id)
     if source is None:
         return _skip(copy.image_id, copy.region, f"source {source_id} no longer exists", log, warn=True)
     match = policy.match(source.name, source.tags, source.creation_date)

@@ -171,7 +171,7 @@ def process_launch_batch(
         policy,
         clients,
         usage or UsageStore(clients, policy.home_region),
-        alerts or AlertTopic(clients, policy.home_region),
+        alerts or AlertTopic(clients),
         account_id,
         now or datetime.now(UTC),
     ).track(launches)

@@ -14,6 +14,7 @@ from ..act.restore import RemoveTags, RestoreImage, RestoreSnapshot
 from ..aws.clients import ClientFactory
 from ..model.image import RECYCLE_TAG, RETIRED_TAG, Image
 from ..policy import Policy
+from ..read.region import read_image
 
 MAX_REFUSALS = 20  # RestoreImage attempts, each after restoring the snapshots EC2 said it still misses
 
@@ -45,7 +46,7 @@ def restore_image(
     description names the AMI (CreateImage and CopyImage write it there), and any EC2 names when it refuses."""
     ec2 = clients.ec2(region)
     in_bin = ec2.list_images_in_recycle_bin(ImageIds=[image_id]).get("Images", [])
-    if not in_bin and not _describe(clients, region, image_id):
+    if not in_bin and not read_image(clients, region, image_id):
         raise NotRestorable(f"{image_id} is neither registered in {region} nor in its Recycle Bin")
     result = RegionResult(region)
     if in_bin:
@@ -63,7 +64,7 @@ def restore_image(
             wanted |= named
             restored = apply_region(clients, region, [RestoreSnapshot(region, s) for s in sorted(named)])
             result.changes += restored.changes
-    image = _describe(clients, region, image_id)
+    image = read_image(clients, region, image_id)
     if image is None:
         raise NotRestorable(f"{image_id} could not be restored in {region}: {'; '.join(result.failures)}")
 
@@ -79,13 +80,6 @@ def restore_image(
     return Restoration(
         region, image_id, keep_tag, result.changes + rest.changes, result.failures + rest.failures, image.snapshot_ids
     )
-
-
-def _describe(clients: ClientFactory, region: str, image_id: str) -> Image | None:
-    images = clients.ec2(region).describe_images(
-        Filters=[{"Name": "image-id", "Values": [image_id]}], IncludeDeprecated=True, IncludeDisabled=True
-    )["Images"]
-    return Image.from_api(region, images[0]) if images else None
 
 
 def _keep_tag(image: Image, policy: Policy | None) -> str:

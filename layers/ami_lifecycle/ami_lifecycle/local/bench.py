@@ -143,7 +143,7 @@ def launch_batch(launches: int, amis: int) -> None:
         with record_calls() as calls:
             start = time.perf_counter()
             response = process_launch_batch(batch, policy, clients, DEFAULT_ACCOUNT_ID, usage=usage,
-                                            alerts=AlertTopic(clients, HOME, topic_arn=""))  # fmt: skip
+                                            alerts=AlertTopic(clients, topic_arn=""))  # fmt: skip
             total = time.perf_counter() - start
         launch_metrics.clear_metrics()
     ops = ", ".join(f"{op} {n}" for op, n in sorted(calls.by_operation().items()))

@@ -45,8 +45,7 @@ def used_elsewhere(
     image: Image, inventory: RegionInventory, settings: UsageReports, now: datetime
 ) -> tuple[Protection, ...]:
     """Use in other accounts that a usable report shows; nothing when there is none (or no report says so)."""
-    found = usage_protections(image, inventory, settings, now) if image.image_id in inventory.usage_checked else ()
-    return tuple(p for p in found if p.kind == "other-accounts")
+    return tuple(p for p in usage_protections(image, inventory, settings, now) if p.kind == "other-accounts")
 
 
 def wants_report(image: Image, inventory: RegionInventory, settings: UsageReports, now: datetime) -> bool:

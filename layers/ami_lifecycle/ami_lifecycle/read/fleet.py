@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger
 
 from ..aws.clients import ClientFactory, error_code
 from ..aws.launch_template_table import LAUNCH_TEMPLATE_TABLE_ENV, LaunchTemplateTable
+from ..aws.regions import per_region
 from ..aws.usage_table import UsageStore
 from ..model.inventory import IMAGE_REFERENCES, LAUNCH_PERMISSIONS, USAGE_REPORTS, Fleet, RegionInventory
 from ..model.plan import Candidates
@@ -54,12 +55,11 @@ def read_candidates(clients: ClientFactory, fleet: Fleet, candidates: dict[str, 
     """The fleet with what only the removal candidates need read: EC2's references of the images due (and
     deferred), the launch permissions of those due, and the usage reports of retiring shared images. Regions
     concurrently; a source that cannot be read is recorded as unread, which blocks every removal there."""
-    regions = [r for r, c in candidates.items() if (c.referenced or c.shared) and fleet.regions[r].readable]
-    if not regions:
+    wanted = {r: c for r, c in candidates.items() if (c.referenced or c.shared) and fleet.regions[r].readable}
+    if not wanted:
         return fleet
-    with ThreadPoolExecutor(max_workers=len(regions)) as pool:
-        read = {r: pool.submit(_read_region_candidates, clients, fleet.regions[r], candidates[r]) for r in regions}
-        return replace(fleet, regions=fleet.regions | {r: f.result() for r, f in read.items()})
+    read = per_region(wanted, lambda region, c: _read_region_candidates(clients, fleet.regions[region], c))
+    return replace(fleet, regions=fleet.regions | read)
 
 
 def _read_region_candidates(

@@ -9,13 +9,13 @@ recorded, not raised: the planner then refuses to remove anything in that region
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
 from ..aws.clients import ClientFactory, error_code
+from ..aws.regions import per_region
 from ..model.image import SOURCE_IMAGE_TAG, Image, tags_of
 from ..model.inventory import (
     AUTO_SCALING_GROUPS,
@@ -113,13 +113,17 @@ def read_region(
     return inventory
 
 
+def read_image(clients: ClientFactory, region: str, image_id: str) -> Image | None:
+    """One image of any owner, or None if EC2 does not know it; a failed read raises."""
+    inventory = read_region(clients, region, Scope(image_ids=(image_id,)))
+    if not inventory.readable:
+        raise inventory.errors[IMAGES]
+    return inventory.images.get(image_id)
+
+
 def read_regions(clients: ClientFactory, scopes: Mapping[str, Scope]) -> dict[str, RegionInventory]:
     """Several regions, concurrently."""
-    if not scopes:
-        return {}
-    with ThreadPoolExecutor(max_workers=len(scopes)) as pool:
-        futures = {region: pool.submit(read_region, clients, region, scope) for region, scope in scopes.items()}
-        return {region: future.result() for region, future in futures.items()}
+    return per_region(scopes, lambda region, scope: read_region(clients, region, scope))
 
 
 def _read_images(ec2: EC2Client, inventory: RegionInventory, scope: Scope) -> None:
