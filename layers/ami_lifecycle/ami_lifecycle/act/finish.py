@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from aws_lambda_powertools import Logger
+
 from ..aws.clients import ClientFactory
 from ..model.image import Image
 from ..plan.desired import DesiredImage
-from ..plan.protect import plan_finish
+from ..plan.protect import plan_finish, tags_left_out
 from ..read.images import read_image_state
 from .base import Action, Applied
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, TagResources
+
+logger = Logger(child=True)
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,15 @@ class FinishImage(Action):
     def apply(self, clients: ClientFactory) -> Applied:
         state = read_image_state(clients.ec2(self.region), self.image, self.desired.sharing)
         actions = plan_finish(self.image, state, self.desired)
+        left_out = tags_left_out(self.image, state, self.desired)
+        if left_out:
+            logger.warning("tags left out", extra={"image_id": self.image.image_id, "region": self.region,
+                                                   "left_out": left_out})  # fmt: skip
         for action in actions:
             action.apply(clients)
         done = "; ".join(a.describe() for a in actions)
-        return Applied(note=f" -> {done}" if done else "", changed=bool(actions))
+        note = (f" -> {done}" if done else "") + (f" ({left_out})" if left_out else "")
+        return Applied(note=note, changed=bool(actions))
 
     def describe(self) -> str:
         return f"finish protecting {self.image.image_id}"

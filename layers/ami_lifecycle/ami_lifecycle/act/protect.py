@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ..aws.clients import ClientFactory
@@ -25,6 +25,7 @@ class CopyImage(Action):
     image_tags: dict[str, str]
     snapshot_tags: dict[str, str]
     kms_key_id: str | None = None
+    left_out: str = field(default="", compare=False)  # tags of the source that do not fit on the copy
 
     permissions = ("ec2:CopyImage", "ec2:CreateTags")
     # EC2 uses the caller's KMS permissions to re-encrypt the snapshots with a customer managed key.
@@ -56,7 +57,8 @@ class CopyImage(Action):
 
     def describe(self) -> str:
         key = f", encrypted with {self.kms_key_id}" if self.kms_key_id else ""
-        return f"copy {self.source_image_id} from {self.source_region}{key}"
+        left_out = f" ({self.left_out})" if self.left_out else ""
+        return f"copy {self.source_image_id} from {self.source_region}{key}{left_out}"
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ class RegionOutcome:
     changes: list[str] = field(default_factory=list)
     error: str | None = None
     transient: bool = False
+    tags_left_out: str = ""
 
     @property
     def failed(self) -> bool:
@@ -48,6 +49,8 @@ class RegionOutcome:
             data["note"] = self.note
         if self.changes:
             data["changes"] = self.changes
+        if self.tags_left_out:
+            data["tags_left_out"] = self.tags_left_out
         if self.error:
             data |= {"error": self.error, "transient": self.transient}
         return data
@@ -179,6 +182,11 @@ def _apply(
 
 def _region_outcome(step: RegionStep, result: RegionResult | None) -> RegionOutcome:
     outcome = RegionOutcome(step.region, step.image_id, step.status, step.note, error=step.error)
+    outcome.tags_left_out = step.tags_left_out
+    if step.tags_left_out:
+        logger.warning(
+            "tags left out", extra={"region": step.region, "image_id": step.image_id, "left_out": step.tags_left_out}
+        )
     if result is None:
         return outcome
     outcome.changes = result.changes

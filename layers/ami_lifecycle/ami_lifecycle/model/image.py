@@ -28,7 +28,11 @@ RETIRED_TAG = f"{TAG_PREFIX}retired"
 RECYCLE_TAG, RECYCLE_VALUE = f"{TAG_PREFIX}recycle", "true"
 # The usage report whose use in other accounts was last reported to the operator.
 USE_REPORTED_TAG = f"{TAG_PREFIX}use-reported"
-_STATE_TAGS = frozenset({PROTECTED_TAG, RETIRED_TAG, f"{TAG_PREFIX}recycle"})
+_STATE_TAGS = frozenset({PROTECTED_TAG, RETIRED_TAG, RECYCLE_TAG, USE_REPORTED_TAG})
+# The marks the product may still write on an image or a snapshot: room for them is kept free on the copies
+# and snapshots it tags, so propagated tags never crowd them out.
+IMAGE_MARKS = (PROTECTED_TAG, USE_REPORTED_TAG, RETIRED_TAG, RECYCLE_TAG)
+SNAPSHOT_MARKS = (RETIRED_TAG, RECYCLE_TAG)
 
 
 def propagated(tags: dict[str, str]) -> dict[str, str]:

@@ -1,4 +1,8 @@
-"""What an image and its snapshots should carry: tags (lineage and propagated) and sharing, by the policy."""
+"""What an image and its snapshots should carry: tags (lineage and propagated) and sharing, by the policy.
+
+Tags are fitted within EC2's limits (plan/tag_fit.py): the product's own first, propagated tags in the policy's
+`priority` order, room kept for the marks the product writes later; what is left out is named in `left_out`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ..model.image import Image, lineage_tags, propagated
+from ..model.image import IMAGE_MARKS, PROTECTED_TAG, SNAPSHOT_MARKS, Image, lineage_tags, propagated
 from ..policy import Match, Policy, Sharing
+from .tag_fit import TagFit, fit_tags
 
 
 @dataclass(frozen=True)
@@ -17,20 +22,42 @@ class DesiredImage:
     image_tags: dict[str, str]
     snapshot_tags: dict[str, str]
     sharing: Sharing
+    left_out: str = ""  # which tags do not fit and why, "" when all do
 
 
 def desired_source(source: Image, match: Match, policy: Policy) -> DesiredImage:
-    image_tags = lineage_tags(match.family, match.version)
-    snapshot_tags = policy.tags_for(match.rule).to_snapshots.apply(propagated(source.tags)) | image_tags
-    return DesiredImage(image_tags, snapshot_tags, policy.sharing_for(match.rule))
+    """A source keeps every tag it has: its lineage takes what room is left, after the protected mark, which
+    tells the sweep that the image needs nothing more."""
+    propagation = policy.tags_for(match.rule)
+    lineage = lineage_tags(match.family, match.version)
+    image = fit_tags(lineage, existing=source.tags, reserve=(PROTECTED_TAG,))
+    snapshots = fit_tags(
+        lineage,
+        propagation.to_snapshots.apply(propagated(source.tags)),
+        reserve=SNAPSHOT_MARKS,
+        priority=propagation.priority,
+    )
+    left_out = _left_out(source.image_id, image, snapshots)
+    return DesiredImage(image.tags, snapshots.tags, policy.sharing_for(match.rule), left_out)
 
 
 def desired_copy(source: Image, match: Match, policy: Policy) -> DesiredImage:
     propagation = policy.tags_for(match.rule)
     lineage = lineage_tags(match.family, match.version, source)
-    image_tags = propagation.to_copies.apply(propagated(source.tags)) | lineage
-    snapshot_tags = propagation.to_snapshots.apply(image_tags) | lineage
-    return DesiredImage(image_tags, snapshot_tags, policy.sharing_for(match.rule))
+    image = fit_tags(
+        lineage,
+        propagation.to_copies.apply(propagated(source.tags)),
+        reserve=IMAGE_MARKS,
+        priority=propagation.priority,
+    )
+    snapshots = fit_tags(
+        lineage,
+        propagation.to_snapshots.apply({k: v for k, v in image.tags.items() if k not in lineage}),
+        reserve=SNAPSHOT_MARKS,
+        priority=propagation.priority,
+    )
+    left_out = _left_out(f"copies of {source.image_id}", image, snapshots)
+    return DesiredImage(image.tags, snapshots.tags, policy.sharing_for(match.rule), left_out)
 
 
 def protection_digest(desired: DesiredImage) -> str:
@@ -39,3 +66,16 @@ def protection_digest(desired: DesiredImage) -> str:
         [desired.image_tags, desired.snapshot_tags, desired.sharing.model_dump(mode="json")], sort_keys=True
     )
     return hashlib.sha256(document.encode()).hexdigest()[:16]
+
+
+def _left_out(what: str, image: TagFit, snapshots: TagFit) -> str:
+    parts = [f"{what}: {image.describe()}"] if image.left_out else []
+    # A copy's snapshots carry a subset of its tags: say only what the snapshots miss beyond the image.
+    extra = TagFit(
+        {},
+        tuple(k for k in snapshots.dropped if k not in image.left_out),
+        tuple(k for k in snapshots.invalid if k not in image.left_out),
+    )
+    if extra.left_out:
+        parts.append(f"snapshots of {what}: {extra.describe()}")
+    return "; ".join(parts)

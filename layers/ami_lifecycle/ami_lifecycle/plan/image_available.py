@@ -25,12 +25,14 @@ class RegionStep:
     note: str = ""
     actions: list[Action] = field(default_factory=list)
     error: str | None = None
+    tags_left_out: str = ""  # tags that do not fit within EC2's limits, named
 
 
 def plan_source(source: Image, match: Match, policy: Policy, copies: dict[str, list[Image]]) -> list[RegionStep]:
     """Finish the source; in each DR region whose copies were read, start, wait for or finish its copy."""
-    home = RegionStep(source.region, source.image_id)
-    home.actions.append(FinishImage(source.region, source, desired_source(source, match, policy)))
+    desired = desired_source(source, match, policy)
+    home = RegionStep(source.region, source.image_id, tags_left_out=desired.left_out)
+    home.actions.append(FinishImage(source.region, source, desired))
     steps = [home]
     for dr in policy.dr_regions_for(match.rule):
         if dr.region in copies:
@@ -39,8 +41,9 @@ def plan_source(source: Image, match: Match, policy: Policy, copies: dict[str, l
 
 
 def plan_copy_finish(copy: Image, source: Image, match: Match, policy: Policy) -> RegionStep:
-    step = RegionStep(copy.region, copy.image_id)
-    step.actions.append(FinishImage(copy.region, copy, desired_copy(source, match, policy)))
+    desired = desired_copy(source, match, policy)
+    step = RegionStep(copy.region, copy.image_id, tags_left_out=desired.left_out)
+    step.actions.append(FinishImage(copy.region, copy, desired))
     return step
 
 
@@ -48,7 +51,7 @@ def _copy_step(source: Image, match: Match, dr: DrRegion, copies: list[Image], p
     decision = plan_copy(source, match, dr, copies, policy)
     step = RegionStep(dr.region, note=decision.note)
     if decision.action is not None:
-        step.status = "copy-started"
+        step.status, step.tags_left_out = "copy-started", decision.action.left_out
         step.actions.append(decision.action)
     elif decision.existing is None:
         step.status, step.error = "copy-failed", decision.note
@@ -56,5 +59,7 @@ def _copy_step(source: Image, match: Match, dr: DrRegion, copies: list[Image], p
         step.status, step.image_id = "copy-pending", decision.existing.image_id
     else:
         step.image_id = decision.existing.image_id
-        step.actions.append(FinishImage(dr.region, decision.existing, desired_copy(source, match, policy)))
+        desired = desired_copy(source, match, policy)
+        step.tags_left_out = desired.left_out
+        step.actions.append(FinishImage(dr.region, decision.existing, desired))
     return step

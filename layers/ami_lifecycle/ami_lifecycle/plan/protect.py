@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from ..act.base import Action
 from ..act.protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
-from ..model.image import PROTECTED_TAG, Image, copy_client_token
+from ..model.image import PROTECTED_TAG, SNAPSHOT_MARKS, Image, copy_client_token
 from ..model.inventory import ImageState
 from ..policy import DrRegion, Match, Policy, Sharing
 from .desired import DesiredImage, desired_copy, protection_digest
+from .tag_fit import MAX_USER_TAGS, fit_tags, free_slots
 
 # A copy that failed this often is not retried by events; the operator looks at why.
 MAX_COPY_ATTEMPTS = 3
@@ -26,9 +27,11 @@ def plan_finish(image: Image, state: ImageState, desired: DesiredImage) -> list[
     """Tags on the image and its snapshots, launch and snapshot permissions: only what is missing.
 
     The last action marks the image protected, so an image without the mark (or with an old one) is
-    known to be unfinished without reading its permissions.
+    known to be unfinished without reading its permissions. Every tag write is fitted to what the resource
+    already carries (plan/tag_fit.py); an image with no room left for the mark is verified again next time.
     """
-    actions: list[Action] = list(_plan_tags(image, state, desired))
+    tagging, image_tags = _plan_tags(image, state, desired)
+    actions: list[Action] = list(tagging)
 
     missing_launch = sorted(set(_launch_pairs(desired.sharing)) - state.launch_permissions)
     if missing_launch:
@@ -40,9 +43,25 @@ def plan_finish(image: Image, state: ImageState, desired: DesiredImage) -> list[
             actions.append(AddSnapshotVolumePermissions(image.region, snapshot_id, tuple(missing)))
 
     digest = protection_digest(desired)
-    if image.tags.get(PROTECTED_TAG) != digest:
+    if image_tags.get(PROTECTED_TAG) != digest and _room_for_mark(image_tags):
         actions.append(TagResources(image.region, (image.image_id,), {PROTECTED_TAG: digest}))
     return actions
+
+
+def tags_left_out(image: Image, state: ImageState, desired: DesiredImage) -> str:
+    """What finishing leaves out on this image and its snapshots as they are now, for notes and logs."""
+    notes = []
+    fit = fit_tags(desired.image_tags, existing=image.tags, reserve=(PROTECTED_TAG,))
+    if fit.left_out:
+        notes.append(f"{image.image_id}: {fit.describe()}")
+    if not _room_for_mark(image.tags | fit.tags):
+        notes.append(f"{image.image_id}: no room for {PROTECTED_TAG} (EC2 allows {MAX_USER_TAGS} tags)")
+    for snapshot_id in image.snapshot_ids:
+        snapshot_fit = fit_tags(desired.snapshot_tags, existing=state.snapshot_tags.get(snapshot_id, {}),
+                                reserve=SNAPSHOT_MARKS)  # fmt: skip
+        if snapshot_fit.left_out:
+            notes.append(f"{snapshot_id}: {snapshot_fit.describe()}")
+    return "; ".join(notes)
 
 
 def plan_copy(source: Image, match: Match, dr: DrRegion, copies: list[Image], policy: Policy) -> CopyDecision:
@@ -70,9 +89,14 @@ def plan_copy(source: Image, match: Match, dr: DrRegion, copies: list[Image], po
         image_tags=desired.image_tags,
         snapshot_tags=desired.snapshot_tags,
         kms_key_id=dr.kms_key_id,
+        left_out=desired.left_out,
     )
     retry = f" (attempt {attempt + 1} after {attempt} failed)" if attempt else ""
     return CopyDecision(action, None, f"copy to {dr.region}{retry}")
+
+
+def _room_for_mark(tags: dict[str, str]) -> bool:
+    return PROTECTED_TAG in tags or free_slots(tags) > 0
 
 
 def _launch_pairs(sharing: Sharing) -> list[tuple[str, str]]:
@@ -83,20 +107,28 @@ def _missing(current: dict[str, str], desired: dict[str, str]) -> dict[str, str]
     return {k: v for k, v in desired.items() if current.get(k) != v}
 
 
-def _plan_tags(image: Image, state: ImageState, desired: DesiredImage) -> list[TagResources]:
-    """As few CreateTags calls as possible: one for the snapshots, joined by the image when that is exact."""
-    snapshots = tuple(s for s in image.snapshot_ids if _missing(state.snapshot_tags.get(s, {}), desired.snapshot_tags))
-    image_missing = _missing(image.tags, desired.image_tags)
-    final_image_tags = image.tags | desired.image_tags
-    # The image can share the snapshots' call only if that call sets nothing on it that it should not have.
-    joinable = image_missing.items() <= desired.snapshot_tags.items() and not _missing(
-        final_image_tags, desired.snapshot_tags
-    )
-    if image_missing and joinable:
-        return [TagResources(image.region, (image.image_id, *snapshots), desired.snapshot_tags)]
+def _plan_tags(image: Image, state: ImageState, desired: DesiredImage) -> tuple[list[TagResources], dict[str, str]]:
+    """As few CreateTags calls as possible: one per set of snapshot tags, joined by the image when that is exact.
+    Each resource gets what fits beside the tags it has. Also returns the image's tags once these are applied."""
+    image_fit = fit_tags(desired.image_tags, existing=image.tags, reserve=(PROTECTED_TAG,))
+    image_missing = _missing(image.tags, image_fit.tags)
+    final_image_tags = image.tags | image_missing
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for snapshot_id in image.snapshot_ids:
+        current = state.snapshot_tags.get(snapshot_id, {})
+        fit = fit_tags(desired.snapshot_tags, existing=current, reserve=SNAPSHOT_MARKS)
+        if _missing(current, fit.tags):
+            groups.setdefault(tuple(fit.tags.items()), []).append(snapshot_id)
     actions = []
+    for tags, snapshots in groups.items():
+        wanted = dict(tags)
+        # The image can share a snapshots' call only if that call sets nothing on it that it should not have.
+        joinable = image_missing.items() <= wanted.items() and not _missing(final_image_tags, wanted)
+        if image_missing and joinable:
+            actions.append(TagResources(image.region, (image.image_id, *snapshots), wanted))
+            image_missing = {}
+        else:
+            actions.append(TagResources(image.region, tuple(snapshots), wanted))
     if image_missing:
-        actions.append(TagResources(image.region, (image.image_id,), image_missing))
-    if snapshots:
-        actions.append(TagResources(image.region, snapshots, desired.snapshot_tags))
-    return actions
+        actions.insert(0, TagResources(image.region, (image.image_id,), image_missing))
+    return actions, final_image_tags

@@ -110,6 +110,12 @@ class TagPropagation(_Strict):
         default_factory=lambda: TagFilter(include=[]),
         description="AMI tags carried onto instances launched from it (lineage tags always are).",
     )
+    priority: list[str] = Field(
+        default_factory=list,
+        description="Glob patterns over tag keys: which propagated tags go first when not all fit within EC2's 50 "
+        "tags per resource. Order: the product's own tags, then keys matching these globs in the listed order, then "
+        "the rest alphabetically; what does not fit is left out with a warning naming it.",
+    )
 
 
 class Retention(_Strict):
