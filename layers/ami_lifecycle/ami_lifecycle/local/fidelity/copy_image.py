@@ -23,7 +23,7 @@ from moto.kms.models import kms_backends
 
 from ._common import LOCK, IdempotentParameterMismatch, existing_ec2_backends, find_image
 from .block_device_mappings import new_image_without_auto_snapshot, snapshot_ids
-from .resource_tags import tag, tags_by_resource_type
+from .resource_tags import check_tag_count, tag, tags_by_resource_type
 
 # EC2 reports this volume id for snapshots made by a copy ("arbitrary volume ID that should not be used").
 _COPIED_SNAPSHOT_VOLUME_ID = "vol-ffffffff"
@@ -137,6 +137,8 @@ def _start_copy(backend: Any, request: _CopyRequest) -> Ami:
         raise InvalidParameterDependency("KmsKeyId", "Encrypted")  # the key only applies to encrypted copies
     source_backend = ec2_backends[backend.account_id][request.source_region]
     source = find_image(source_backend, request.source_image_id)
+    # EC2 refuses the whole copy when the copied and the given tags together are more than a copy can carry.
+    check_tag_count({}, _tags_for_copy(source, request))
     key_arn = _resolve_kms_key_arn(backend, request.kms_key_id) if request.kms_key_id else None
 
     # Any: moto's Ami declares no lineage, ENA or pending-copy attributes
