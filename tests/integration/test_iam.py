@@ -145,6 +145,9 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
         world.sweep()
         world.sweep(days=6)
         world.account.faults.fail("DeregisterImage", "InvalidParameter", times=1)  # the fallback path
+        # The oldest version has all 50 tags EC2 allows: the sweep removes its own marks to make room for others.
+        room = 50 - len((world.image(images[0]) or {}).get("Tags", []))
+        world.ec2().create_tags(Resources=[images[0]], Tags=[{"Key": f"cost-{i}", "Value": "x"} for i in range(room)])
         world.sweep(days=11)
     assert not world.exists(images[0])
     return calls.iam_actions()
@@ -208,7 +211,22 @@ def test_sweep_removes_only_what_carries_the_products_tags() -> None:
         "ec2:DeleteSnapshot": "aws:ResourceTag/ami-lifecycle:retired",
     }
     for action, tag in scoped.items():
-        (statement,) = [s for s in statements("SweepFunction") if action in actions_of(s)]
+        statement, *others = [s for s in statements("SweepFunction") if action in actions_of(s)]
         assert statement["Condition"]["Null"] == {tag: "false"}, action
         assert statement["Condition"]["StringEquals"]["ec2:Owner"] == {"Ref": "AWS::AccountId"}
         assert statement["Resource"] != "*"
+        # An AMI whose 50 tags left room for one mark carries the sweep's recycle mark instead of its family tag.
+        for other in others:
+            assert action == "ec2:DeregisterImage"
+            owner, marked = {"ec2:Owner": {"Ref": "AWS::AccountId"}}, {"aws:ResourceTag/ami-lifecycle:recycle": "true"}
+            assert other["Condition"] == {"StringEquals": owner | marked}
+
+
+def test_sweep_removes_only_its_own_tags() -> None:
+    """Making room for its marks within EC2's 50 tags, the sweep may remove its own tags and no others."""
+    (statement,) = [s for s in statements("SweepFunction") if "ec2:DeleteTags" in actions_of(s)]
+
+    assert statement["Condition"]["ForAllValues:StringLike"] == {"aws:TagKeys": "ami-lifecycle:*"}
+    # A DeleteTags naming no key removes every tag: a key must be named.
+    assert statement["Condition"]["Null"] == {"aws:TagKeys": "false"}
+    assert "DeleteTags" not in str(statements("ImageAvailableFunction"))

@@ -60,24 +60,57 @@ class DisableImage(Action):
 class MarkRetired(Action):
     """Tag the AMIs about to be deregistered and the snapshots only they use, in one call: the retired mark is
     the proof that lets a later run delete a snapshot left behind, and no other; the recycle mark is what the
-    stack's Recycle Bin rules select, so what the sweep removes can be restored."""
+    stack's Recycle Bin rules select, so what the sweep removes can be restored.
+
+    A resource without room for both marks (EC2 allows 50 tags) is in `crowded`: the product's own tags
+    named there are removed first, then the marks that fit are set (the user's tags are never removed)."""
 
     snapshot_ids: tuple[str, ...]
     marked_at: str
     image_ids: tuple[str, ...] = ()
+    crowded: tuple[CrowdedResource, ...] = ()
 
-    permissions = ("ec2:CreateTags",)
+    permissions = ("ec2:CreateTags", "ec2:DeleteTags")
 
     def apply(self, clients: ClientFactory) -> Applied:
         ec2 = clients.ec2(self.region)
         resources = [*self.image_ids, *self.snapshot_ids]
-        tags = tag_list({RETIRED_TAG: self.marked_at, RECYCLE_TAG: RECYCLE_VALUE})
+        tags = tag_list(retirement_marks(self.marked_at))
         for start in range(0, len(resources), 500):  # well within CreateTags' limit per request
             ec2.create_tags(Resources=resources[start : start + 500], Tags=tags)
+        for resource in self.crowded:
+            if resource.give_up:
+                ec2.delete_tags(Resources=[resource.resource_id], Tags=[{"Key": k} for k in resource.give_up])
+            if resource.marks:
+                ec2.create_tags(Resources=[resource.resource_id], Tags=tag_list(dict(resource.marks)))
         return Applied()
 
     def describe(self) -> str:
-        return f"mark {len(self.image_ids)} AMIs and {len(self.snapshot_ids)} snapshots as retired"
+        images = len(self.image_ids) + sum(r.resource_id.startswith("ami-") for r in self.crowded)
+        snapshots = len(self.snapshot_ids) + sum(not r.resource_id.startswith("ami-") for r in self.crowded)
+        crowded = "; ".join(str(r) for r in self.crowded)
+        return f"mark {images} AMIs and {snapshots} snapshots as retired" + (f" ({crowded})" if crowded else "")
+
+
+@dataclass(frozen=True)
+class CrowdedResource:
+    """An AMI or snapshot whose tags leave no room for both retirement marks."""
+
+    resource_id: str
+    marks: tuple[tuple[str, str], ...]  # the marks that fit
+    give_up: tuple[str, ...] = ()  # the product's own tags removed to make room
+
+    def __str__(self) -> str:
+        parts = [f"removes {', '.join(self.give_up)} to make room"] if self.give_up else []
+        left = [k for k in (RECYCLE_TAG, RETIRED_TAG) if k not in dict(self.marks)]
+        if left:
+            parts.append(f"no room for {', '.join(left)} within EC2's 50 tags")
+        return f"{self.resource_id}: {'; '.join(parts)}"
+
+
+def retirement_marks(marked_at: str) -> dict[str, str]:
+    """The marks set before deregistration, the one the Recycle Bin needs first."""
+    return {RECYCLE_TAG: RECYCLE_VALUE, RETIRED_TAG: marked_at}
 
 
 @dataclass(frozen=True)

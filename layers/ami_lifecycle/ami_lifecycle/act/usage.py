@@ -61,16 +61,21 @@ class ReportUseInOtherAccounts(Action):
     image_id: str
     report_id: str
     usage: str  # "used in 2 accounts (...): 12 instances, ..."
+    give_up: tuple[str, ...] = ()  # the product's own tags removed to make room for the mark (EC2 allows 50)
+    mark: bool = True  # False when the user's tags leave no room: the alert then repeats each run
 
-    permissions = ("sns:Publish", "ec2:CreateTags")
+    permissions = ("sns:Publish", "ec2:CreateTags", "ec2:DeleteTags")
 
     def apply(self, clients: ClientFactory) -> Applied:
         message = {"alert": "AMI past its grace period still used in other accounts", "image_id": self.image_id,
                    "region": self.region, "usage": self.usage, "usage_report": self.report_id}  # fmt: skip
         subject = f"AMI {self.image_id} in {self.region} is still used in other accounts"
         AlertTopic(clients).send(subject, message)
-        tags = tag_list({USE_REPORTED_TAG: self.report_id})
-        clients.ec2(self.region).create_tags(Resources=[self.image_id], Tags=tags)
+        ec2 = clients.ec2(self.region)
+        if self.give_up:
+            ec2.delete_tags(Resources=[self.image_id], Tags=[{"Key": k} for k in self.give_up])
+        if self.mark:
+            ec2.create_tags(Resources=[self.image_id], Tags=tag_list({USE_REPORTED_TAG: self.report_id}))
         return Applied()
 
     def describe(self) -> str:

@@ -102,6 +102,8 @@ class LaunchTracker:
 
         for alert in plan.alerts:
             _report_alert(alert)
+        for note in plan.notes:
+            logger.warning("instance tags left out", extra={"region": region, "left_out": note})
         actions, concerns = self._actions(plan, of_image)
         applied = apply_region(self.clients, region, actions)
         for position, error in applied.failed.items():

@@ -35,6 +35,15 @@ IMAGE_MARKS = (PROTECTED_TAG, USE_REPORTED_TAG, RETIRED_TAG, RECYCLE_TAG)
 SNAPSHOT_MARKS = (RETIRED_TAG, RECYCLE_TAG)
 
 
+# EC2's tag limits (EC2 User Guide, tag restrictions): `aws:` keys are EC2's own and do not count.
+MAX_USER_TAGS, MAX_KEY_LENGTH, MAX_VALUE_LENGTH = 50, 128, 256
+RESERVED_TAG_PREFIX = "aws:"
+
+
+def is_reserved_tag(key: str) -> bool:
+    return key.lower().startswith(RESERVED_TAG_PREFIX)
+
+
 def propagated(tags: dict[str, str]) -> dict[str, str]:
     """Tags that may be carried onto copies and snapshots: not the product's state marks of this resource."""
     return {k: v for k, v in tags.items() if k not in _STATE_TAGS}
@@ -112,6 +121,17 @@ class Image:
         """When the image was deprecated, if its deprecation time has passed."""
         when = parse_time(self.deprecation_time)
         return when if when is not None and when <= now else None
+
+    @property
+    def tagged_by_product(self) -> bool:
+        """The product may retire this image: it carries the family tag, or the recycle mark the sweep set in its
+        place where EC2's 50 tags left no room for both (the stack's IAM policy asks for one of them)."""
+        return FAMILY_TAG in self.tags or self.tags.get(RECYCLE_TAG) == RECYCLE_VALUE
+
+    @property
+    def full_of_user_tags(self) -> bool:
+        """No room for another tag: EC2 allows 50 (the product's own marks are never in the way of its lineage)."""
+        return sum(not is_reserved_tag(k) for k in self.tags) >= MAX_USER_TAGS
 
     @property
     def protected_from_deregistration(self) -> bool:

@@ -10,7 +10,16 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ..model.image import IMAGE_MARKS, PROTECTED_TAG, SNAPSHOT_MARKS, Image, lineage_tags, propagated
+from ..model.image import (
+    FAMILY_TAG,
+    IMAGE_MARKS,
+    PROTECTED_TAG,
+    SNAPSHOT_MARKS,
+    VERSION_TAG,
+    Image,
+    lineage_tags,
+    propagated,
+)
 from ..policy import Match, Policy, Sharing
 from .tag_fit import TagFit, fit_tags
 
@@ -26,11 +35,13 @@ class DesiredImage:
 
 
 def desired_source(source: Image, match: Match, policy: Policy) -> DesiredImage:
-    """A source keeps every tag it has: its lineage takes what room is left, after the protected mark, which
-    tells the sweep that the image needs nothing more."""
+    """A source keeps every tag it has: its lineage takes what room is left (EC2 allows 50 tags)."""
     propagation = policy.tags_for(match.rule)
     lineage = lineage_tags(match.family, match.version)
-    image = fit_tags(lineage, existing=source.tags, reserve=(PROTECTED_TAG,))
+    # The family tag first (retiring the image needs it), then the protected mark, then the version.
+    family = fit_tags({FAMILY_TAG: match.family}, existing=source.tags)
+    version = fit_tags({VERSION_TAG: match.version}, existing=source.tags | family.tags, reserve=(PROTECTED_TAG,))
+    image = TagFit(family.tags | version.tags, family.dropped + version.dropped, family.invalid + version.invalid)
     snapshots = fit_tags(
         lineage,
         propagation.to_snapshots.apply(propagated(source.tags)),

@@ -12,6 +12,7 @@ from ..model.image import FAMILY_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, VERSI
 from ..model.inventory import Instance
 from ..model.launch import LaunchAlert
 from ..policy import Policy
+from .tag_fit import fit_tags
 
 GONE_STATES = frozenset({"shutting-down", "terminated"})
 TAG_CALL_LIMIT = 500  # instances per CreateTags call
@@ -25,6 +26,7 @@ class LaunchPlan:
     tags: list[TagResources] = field(default_factory=list)
     alerts: list[LaunchAlert] = field(default_factory=list)
     status: dict[str, str] = field(default_factory=dict)  # instance id -> tracked|terminated|unmanaged|...
+    notes: list[str] = field(default_factory=list)  # tags left out within EC2's limits, by instance
 
 
 def instance_lineage(image: Image, policy: Policy, account_id: str) -> dict[str, str] | None:
@@ -76,14 +78,21 @@ def plan_launches(
         latest = max(launched, key=lambda i: (i.launch_time, i.instance_id))
         plan.records.append(LaunchRecord(image_id, image.region, latest.launch_time, latest.instance_id))
         rule = policy.match(image.name, image.tags, image.creation_date)
-        extra = policy.tags_for(rule.rule).to_instances if rule else policy.defaults.tags.to_instances
-        desired = extra.apply(image.tags) | lineage
-        to_tag = sorted(
-            i.instance_id
-            for i in launched
-            if i.state not in GONE_STATES and any(i.tags.get(k) != v for k, v in desired.items())
-        )
-        for start in range(0, len(to_tag), TAG_CALL_LIMIT):
-            plan.tags.append(TagResources(image.region, tuple(to_tag[start : start + TAG_CALL_LIMIT]), desired))
+        propagation = policy.tags_for(rule.rule) if rule else policy.defaults.tags
+        extra = propagation.to_instances.apply(image.tags)
+        # Each instance gets what fits beside the tags it was launched with (EC2 allows 50); one call per tag set.
+        by_tags: dict[tuple[tuple[str, str], ...], list[str]] = defaultdict(list)
+        for instance in sorted(launched, key=lambda i: i.instance_id):
+            if instance.state in GONE_STATES:
+                continue
+            fit = fit_tags(lineage, extra, existing=instance.tags, priority=propagation.priority)
+            if fit.left_out:
+                plan.notes.append(f"{instance.instance_id} ({image_id}): {fit.describe()}")
+            if any(instance.tags.get(k) != v for k, v in fit.tags.items()):
+                by_tags[tuple(fit.tags.items())].append(instance.instance_id)
+        for tags, to_tag in by_tags.items():
+            for start in range(0, len(to_tag), TAG_CALL_LIMIT):
+                chunk = tuple(to_tag[start : start + TAG_CALL_LIMIT])
+                plan.tags.append(TagResources(image.region, chunk, dict(tags)))
         plan.status |= {i.instance_id: "terminated" if i.state in GONE_STATES else "tracked" for i in launched}
     return plan

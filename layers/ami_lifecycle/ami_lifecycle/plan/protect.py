@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from ..act.base import Action
 from ..act.protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
-from ..model.image import PROTECTED_TAG, SNAPSHOT_MARKS, Image, copy_client_token
+from ..model.image import MAX_USER_TAGS, PROTECTED_TAG, SNAPSHOT_MARKS, Image, copy_client_token
 from ..model.inventory import ImageState
 from ..policy import DrRegion, Match, Policy, Sharing
 from .desired import DesiredImage, desired_copy, protection_digest
-from .tag_fit import MAX_USER_TAGS, fit_tags, free_slots
+from .tag_fit import fit_tags, free_slots
 
 # A copy that failed this often is not retried by events; the operator looks at why.
 MAX_COPY_ATTEMPTS = 3
@@ -51,7 +51,7 @@ def plan_finish(image: Image, state: ImageState, desired: DesiredImage) -> list[
 def tags_left_out(image: Image, state: ImageState, desired: DesiredImage) -> str:
     """What finishing leaves out on this image and its snapshots as they are now, for notes and logs."""
     notes = []
-    fit = fit_tags(desired.image_tags, existing=image.tags, reserve=(PROTECTED_TAG,))
+    fit = fit_tags(desired.image_tags, existing=image.tags)
     if fit.left_out:
         notes.append(f"{image.image_id}: {fit.describe()}")
     if not _room_for_mark(image.tags | fit.tags):
@@ -110,7 +110,7 @@ def _missing(current: dict[str, str], desired: dict[str, str]) -> dict[str, str]
 def _plan_tags(image: Image, state: ImageState, desired: DesiredImage) -> tuple[list[TagResources], dict[str, str]]:
     """As few CreateTags calls as possible: one per set of snapshot tags, joined by the image when that is exact.
     Each resource gets what fits beside the tags it has. Also returns the image's tags once these are applied."""
-    image_fit = fit_tags(desired.image_tags, existing=image.tags, reserve=(PROTECTED_TAG,))
+    image_fit = fit_tags(desired.image_tags, existing=image.tags)
     image_missing = _missing(image.tags, image_fit.tags)
     final_image_tags = image.tags | image_missing
     groups: dict[tuple[tuple[str, str], ...], list[str]] = {}

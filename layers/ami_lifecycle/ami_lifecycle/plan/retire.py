@@ -7,9 +7,29 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
+from ..act.retire import (
+    CrowdedResource,
+    DeleteSnapshot,
+    DeprecateImage,
+    DeregisterImage,
+    DisableImage,
+    MarkRetired,
+    retirement_marks,
+)
 from ..act.usage import ReportUseInOtherAccounts
-from ..model.image import FAMILY_TAG, RETIRED_TAG, USE_REPORTED_TAG, Image, parse_time
+from ..model.image import (
+    FAMILY_TAG,
+    MAX_USER_TAGS,
+    PROTECTED_TAG,
+    RECYCLE_TAG,
+    RETIRED_TAG,
+    SOURCE_IMAGE_TAG,
+    SOURCE_REGION_TAG,
+    USE_REPORTED_TAG,
+    VERSION_TAG,
+    Image,
+    parse_time,
+)
 from ..model.inventory import Fleet, RegionInventory
 from ..model.plan import (
     BLOCKED,
@@ -25,14 +45,20 @@ from ..model.plan import (
 )
 from ..policy import Policy, Retention
 from .families import Member, Version, image_decision, is_source
+from .tag_fit import MarkFit, fit_marks
 from .usage import shared, usage_protections, used_elsewhere, wants_report
+
+# The product's own tags an image or snapshot gives up, in this order, for the marks set just before it is
+# deregistered. An image gives up its family tag only for the recycle mark, which then stands for it (the
+# stack's IAM policy lets the sweep deregister an image carrying either), and only where a Recycle Bin keeps it.
+IMAGE_EXPENDABLE = (PROTECTED_TAG, USE_REPORTED_TAG, VERSION_TAG)
+SNAPSHOT_EXPENDABLE = (VERSION_TAG, FAMILY_TAG, SOURCE_REGION_TAG, SOURCE_IMAGE_TAG)
 
 
 def deprecate_at(target: datetime, now: datetime) -> datetime:
     """A DeprecateAt EC2 accepts and keeps as given: on a whole minute, and in the future."""
     earliest = _next_minute(now) + timedelta(minutes=1)
     return max(_next_minute(target), earliest)
-
 
 
 def plan_family(
@@ -134,7 +160,7 @@ def _plan_image(
         plan.decisions.append(image_decision(member, version, KEEP, f"{image.state}: left alone until it is available"))
         return
     deprecate = None
-    if target is not None and image.state == "available" and FAMILY_TAG in image.tags:
+    if target is not None and image.state == "available" and image.tagged_by_product:
         when = deprecate_at(target, now)
         current = parse_time(image.deprecation_time)
         if current is None or current > when:
@@ -153,7 +179,12 @@ def _plan_image(
         protections += (Protection("source-in-use", f"kept with its source {source_id} ({kinds})"),)
 
     deprecated = image.deprecated_at(now)
-    if FAMILY_TAG not in image.tags:
+    if not image.tagged_by_product and image.full_of_user_tags:
+        status, reason = KEEP, (
+            f"beyond retention, but its {MAX_USER_TAGS} user tags leave no room for {FAMILY_TAG}, which retiring "
+            "it needs: remove one of its tags to let it retire"
+        )
+    elif not image.tagged_by_product:
         status, reason = KEEP, "beyond retention; retires once the product's lineage tags are on it"
     elif deprecate is not None:
         status, reason = DEPRECATE, f"beyond retention: deprecated from {deprecate.deprecate_at:%Y-%m-%d %H:%M}"
@@ -206,7 +237,16 @@ def _report_use(
     plan.used_elsewhere.append(image.image_id)
     if image.tags.get(USE_REPORTED_TAG) != report.report_id:
         usage = next(p.detail for p in protections if p.kind == "other-accounts")
-        plan.actions.append(ReportUseInOtherAccounts(image.region, image.image_id, report.report_id, usage))
+        fit = fit_marks(image.tags, {USE_REPORTED_TAG: report.report_id}, (PROTECTED_TAG, VERSION_TAG))
+        if not fit.marks:
+            plan.notes.append(
+                f"{image.image_id}: no room for {USE_REPORTED_TAG} within EC2's {MAX_USER_TAGS} tags; "
+                "its use in other accounts is reported again each run"
+            )
+        action = ReportUseInOtherAccounts(
+            image.region, image.image_id, report.report_id, usage, fit.give_up, bool(fit.marks)
+        )
+        plan.actions.append(action)
 
 
 def _retirement_stage(image: Image, deprecated: datetime, retention: Retention, now: datetime) -> tuple[str, str]:
@@ -224,8 +264,11 @@ def plan_deregistrations(
     inventory: RegionInventory, plan: RegionPlan, policy: Policy, now: datetime, recycle_bin_days: int = 0
 ) -> None:
     """The oldest due images up to the cap; they and the snapshots no remaining image maps are marked first, in
-    one call. With the stack's Recycle Bin rules they can be restored for `recycle_bin_days`."""
+    one call. With the stack's Recycle Bin rules they can be restored for `recycle_bin_days`; an image that
+    cannot carry the recycle mark (or whose snapshots cannot) then stays, with the reason."""
     restorable = now + timedelta(days=recycle_bin_days) if recycle_bin_days else None
+    marked_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    marks = retirement_marks(marked_at)
     due = sorted(
         (i for i, d in enumerate(plan.decisions) if d.status == DEREGISTER),
         key=lambda i: (plan.decisions[i].created, plan.decisions[i].image_id),
@@ -235,6 +278,15 @@ def plan_deregistrations(
     for image in inventory.images.values():
         for snapshot_id in image.snapshot_ids:
             mapped_by[snapshot_id].add(image.image_id)
+    fits = {}
+    for position in due[:cap]:
+        image = inventory.images[plan.decisions[position].image_id]
+        expendable = IMAGE_EXPENDABLE + ((FAMILY_TAG,) if restorable else ())
+        fits[image.image_id] = fit_marks(image.tags, marks, expendable)
+        for snapshot_id in image.snapshot_ids:
+            fits[snapshot_id] = fit_marks(_snapshot_tags(inventory, snapshot_id), marks, SNAPSHOT_EXPENDABLE)
+    if restorable:
+        due = [p for p in due if not _kept_unmarkable(plan, p, inventory, fits)]
     leaving = {plan.decisions[position].image_id for position in due[:cap]}
     to_mark: dict[str, None] = {}
     marked_images: list[str] = []
@@ -258,8 +310,45 @@ def plan_deregistrations(
         sizes = {s: image.volume_sizes.get(s, 0) for s in own}
         plan.actions.append(DeregisterImage(image.region, image.image_id, own, sizes, restorable))
     if marked_images:
-        marked_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        plan.actions.append(MarkRetired(inventory.region, tuple(to_mark), marked_at, tuple(marked_images)))
+        crowded = tuple(
+            CrowdedResource(r, tuple(fits[r].marks.items()), fits[r].give_up)
+            for r in (*marked_images, *to_mark)
+            if fits[r].marks != marks or not fits[r].as_is
+        )
+        crowded_ids = {c.resource_id for c in crowded}
+        for resource in crowded:
+            plan.notes.append(f"{resource} before deregistration")
+        plan.actions.append(
+            MarkRetired(
+                inventory.region,
+                tuple(s for s in to_mark if s not in crowded_ids),
+                marked_at,
+                tuple(i for i in marked_images if i not in crowded_ids),
+                crowded,
+            )
+        )
+
+
+def _snapshot_tags(inventory: RegionInventory, snapshot_id: str) -> dict[str, str]:
+    snapshot = inventory.snapshots.get(snapshot_id)
+    return snapshot.tags if snapshot else {}
+
+
+def _kept_unmarkable(plan: RegionPlan, position: int, inventory: RegionInventory, fits: dict[str, MarkFit]) -> bool:
+    """An image the Recycle Bin could not keep (no room for the recycle mark on it or a snapshot it maps) stays."""
+    decision = plan.decisions[position]
+    if decision.image_id not in fits:
+        return False  # beyond the cap: deferred, checked when its turn comes
+    image = inventory.images[decision.image_id]
+    full = [r for r in (image.image_id, *image.snapshot_ids) if RECYCLE_TAG not in fits[r].marks]
+    if not full:
+        return False
+    reason = (
+        f"{decision.reason}, but no room for the {RECYCLE_TAG} mark that keeps it restorable on {', '.join(full)} "
+        f"(EC2 allows {MAX_USER_TAGS} tags, all of them the user's): remove a tag there to let it retire"
+    )
+    plan.decisions[position] = replace(decision, status=KEEP, reason=reason)
+    return True
 
 
 def plan_orphaned_snapshots(inventory: RegionInventory, plan: RegionPlan) -> None:

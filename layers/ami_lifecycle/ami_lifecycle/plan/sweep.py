@@ -17,7 +17,7 @@ from ..act.finish import FinishImage
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ..act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
-from ..model.image import FAMILY_TAG, PROTECTED_TAG, Image, parse_time
+from ..model.image import PROTECTED_TAG, Image, parse_time
 from ..model.inventory import Fleet, RegionInventory
 from ..model.plan import DEFERRED, DEREGISTER, DISABLE, Candidates, RegionPlan, SweepPlan
 from ..policy import Policy
@@ -115,7 +115,7 @@ def plan_protection(
                 desired = _desired(member, policy)
                 # A retiring image is only finished if it never was: it needs the lineage tags to retire.
                 if image.tags.get(PROTECTED_TAG) != protection_digest(desired) and (
-                    not retiring or FAMILY_TAG not in image.tags
+                    not retiring or not image.tagged_by_product
                 ):
                     plans[image.region].actions.append(FinishImage(image.region, image, desired))
                 if not version.kept or retiring or not is_source(member):

@@ -21,15 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-MAX_USER_TAGS = 50
-MAX_KEY_LENGTH = 128
-MAX_VALUE_LENGTH = 256
-RESERVED_PREFIX = "aws:"
-
-
-def is_reserved(key: str) -> bool:
-    """EC2's own tags (`aws:` in any case): they cannot be written and do not count towards the limit."""
-    return key.lower().startswith(RESERVED_PREFIX)
+from ..model.image import MAX_KEY_LENGTH, MAX_USER_TAGS, MAX_VALUE_LENGTH
+from ..model.image import is_reserved_tag as is_reserved
 
 
 def is_writable(key: str, value: str) -> bool:
@@ -115,3 +108,32 @@ def fit_tags(
 
 def _short(key: str) -> str:
     return key if len(key) <= 40 else f"{key[:37]}..."
+
+
+@dataclass(frozen=True)
+class MarkFit:
+    """The marks that fit on one resource, and the product's own tags it gives up first to make room."""
+
+    marks: dict[str, str]
+    give_up: tuple[str, ...] = ()
+
+    @property
+    def as_is(self) -> bool:
+        """Every mark fits without giving anything up."""
+        return not self.give_up
+
+
+def fit_marks(existing: Mapping[str, str], marks: Mapping[str, str], expendable: Sequence[str]) -> MarkFit:
+    """Marks (most important first) on a resource that carries `existing`. When they do not all fit, the
+    product's own `expendable` tags are given up, in order, for the missing ones; the user's tags never are."""
+    wanted = [k for k in marks if k not in user_keys(existing)]
+    room = free_slots(existing)
+    give_up: list[str] = []
+    for key in expendable:
+        if room >= len(wanted):
+            break
+        if key in existing and key not in marks:
+            give_up.append(key)
+            room += 1
+    fitting = set(wanted[: max(room, 0)])
+    return MarkFit({k: v for k, v in marks.items() if k in fitting or k in existing}, tuple(give_up))
