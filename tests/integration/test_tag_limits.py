@@ -105,6 +105,10 @@ def test_the_sweep_after_a_source_with_many_tags_reports_nothing_failed(account:
     assert "CopyImage" not in second.plan.summary()["actions"]
     assert decision(second, crowded).status == KEEP
     assert count(tags_of(world.image(crowded) or {})) <= 50
+    # And where its lineage does not all fit, the plan says which tag is left out, on which image
+    if tags >= 49:
+        notes = " ".join(second.plan.summary()["notes"][HOME])
+        assert crowded in notes and VERSION_TAG in notes
 
 
 @pytest.mark.parametrize("tags", [46, 49])

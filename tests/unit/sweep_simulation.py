@@ -77,6 +77,11 @@ def _apply(action: Action, inventory: RegionInventory, now: datetime) -> None:
             if snapshot_id in snapshots:
                 snapshot = snapshots[snapshot_id]
                 snapshots[snapshot_id] = replace(snapshot, tags=snapshot.tags | {RETIRED_TAG: action.marked_at})
+        for crowded in action.crowded:  # room made by removing the product's own tags, then what fits
+            if crowded.resource_id in snapshots:
+                snapshot = snapshots[crowded.resource_id]
+                kept = {k: v for k, v in snapshot.tags.items() if k not in crowded.give_up}
+                snapshots[crowded.resource_id] = replace(snapshot, tags=kept | dict(crowded.marks))
     elif isinstance(action, DeregisterImage):
         del images[action.image_id]
         for snapshot_id in action.snapshot_ids:

@@ -109,6 +109,8 @@ def run_sweep(
     report = SweepReport(plan, dry_run)
     logger.info("sweep planned", extra={"dry_run": dry_run, **plan.summary()})
     for region_plan in plan.regions.values():
+        for note in region_plan.notes:
+            logger.warning(note, extra={"region": region_plan.region})
         for decision in region_plan.decisions:
             if decision.status != "keep" or decision.protections:
                 logger.info(

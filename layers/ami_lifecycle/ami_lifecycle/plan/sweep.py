@@ -118,6 +118,8 @@ def plan_protection(
                     not retiring or not image.tagged_by_product
                 ):
                     plans[image.region].actions.append(FinishImage(image.region, image, desired))
+                    if desired.left_out:
+                        plans[image.region].notes.append(desired.left_out)
                 if not version.kept or retiring or not is_source(member):
                     continue
                 for dr in policy.dr_regions_for(member.match.rule):
@@ -127,6 +129,8 @@ def plan_protection(
                     decision = plan_copy(image, member.match, dr, copies, policy)
                     if decision.action is not None:
                         plans[dr.region].actions.append(decision.action)
+                        if decision.action.left_out:
+                            plans[dr.region].notes.append(decision.action.left_out)
 
 
 def _desired(member: Member, policy: Policy) -> DesiredImage:

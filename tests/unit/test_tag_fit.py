@@ -1,0 +1,251 @@
+"""Fitting tags within EC2's limits (50 user tags per resource, keys of 128 and values of 256 characters, `aws:`
+reserved and not counted): the order, what is kept free, what is left out and named. Pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ami_lifecycle.act.protect import TagResources
+from ami_lifecycle.model.image import (
+    FAMILY_TAG,
+    IMAGE_MARKS,
+    PROTECTED_TAG,
+    RECYCLE_TAG,
+    RETIRED_TAG,
+    SNAPSHOT_MARKS,
+    SOURCE_IMAGE_TAG,
+    SOURCE_REGION_TAG,
+    VERSION_TAG,
+    Image,
+)
+from ami_lifecycle.model.inventory import ImageState, Instance
+from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_digest
+from ami_lifecycle.plan.launches import plan_launches
+from ami_lifecycle.plan.protect import plan_finish
+from ami_lifecycle.plan.tag_fit import fit_marks, fit_tags, free_slots, ranked_keys
+from ami_lifecycle.policy import parse_policy
+
+LINEAGE = (FAMILY_TAG, VERSION_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG)
+POLICY = parse_policy(
+    """
+home_region: us-east-1
+dr_regions: [{region: us-west-2}]
+defaults:
+  tags:
+    to_copies: {exclude: [Build*]}
+    to_instances: {include: ["cost-*"]}
+    priority: ["CostCenter", "Owner*"]
+managed_images:
+  - name: tagged
+    select: {tags: {Managed: "true"}}
+    family: {value: web}
+    version: {tag: Version}
+"""
+)
+
+
+def user_tags(count: int, prefix: str = "tag") -> dict[str, str]:
+    return {f"{prefix}-{i:02d}": str(i) for i in range(count)}
+
+
+def source(count: int, snapshot_ids: tuple[str, ...] = ("snap-1",), **extra: str) -> Image:
+    """A managed source with `count` user tags in all."""
+    tags = {"Managed": "true", "Version": "1.0", **extra}
+    tags |= user_tags(count - len(tags))
+    return Image("ami-0source", "us-east-1", "123456789012", "web", "available", "2026-11-01T00:00:00.000Z",
+                 tags, snapshot_ids)  # fmt: skip
+
+
+def count(tags: dict[str, str]) -> int:
+    return sum(not k.lower().startswith("aws:") for k in tags)
+
+
+# --- the order and the budget ---------------------------------------------------------------------------------
+
+
+def test_product_tags_come_first_then_priority_globs_in_order_then_the_rest_alphabetically() -> None:
+    # Given room for 5 new tags and more propagated tags than that
+    existing = user_tags(45, "old")
+    propagated = {"zeta": "1", "alpha": "2", "Owner-b": "3", "Owner-a": "4", "CostCenter": "5", "beta": "6"}
+
+    fit = fit_tags({FAMILY_TAG: "web", VERSION_TAG: "1"}, propagated, existing, priority=["CostCenter", "Owner*"])
+
+    # Then the product's two tags, CostCenter, then the Owner* keys alphabetically; the rest are named as dropped
+    assert list(fit.tags) == [FAMILY_TAG, VERSION_TAG, "CostCenter", "Owner-a", "Owner-b"]
+    assert fit.dropped == ("alpha", "beta", "zeta")
+    assert "3 tags left out, EC2 allows 50: alpha, beta, zeta" in fit.describe()
+
+
+def test_keys_a_resource_already_has_cost_nothing_and_aws_tags_do_not_count() -> None:
+    existing = user_tags(49) | {"aws:cloudformation:stack-name": "s", FAMILY_TAG: "old"}
+
+    fit = fit_tags({FAMILY_TAG: "web"}, {"tag-00": "new", "extra": "x"}, existing)
+
+    assert fit.tags == {FAMILY_TAG: "web", "tag-00": "new"} and fit.dropped == ("extra",)
+
+
+def test_reserved_marks_are_kept_free() -> None:
+    fit = fit_tags({FAMILY_TAG: "web"}, user_tags(60), reserve=IMAGE_MARKS)
+
+    assert count(fit.tags) == 50 - len(IMAGE_MARKS) and FAMILY_TAG in fit.tags
+    assert free_slots(fit.tags, IMAGE_MARKS) == 0
+
+
+def test_keys_and_values_ec2_refuses_are_left_out_and_named() -> None:
+    long_key, long_value = "k" * 129, "v" * 257
+    propagated = {long_key: "x", "big": long_value, "aws:thing": "y", "edge": "v" * 256, "k" * 128: "ok"}
+
+    fit = fit_tags({}, propagated)
+
+    assert set(fit.tags) == {"edge", "k" * 128}
+    assert set(fit.invalid) == {long_key, "big", "aws:thing"}
+    assert "over EC2's 128/256-character key/value limits" in fit.describe()
+
+
+def test_a_full_resource_takes_nothing_new() -> None:
+    fit = fit_tags({FAMILY_TAG: "web"}, {"a": "1"}, user_tags(50))
+
+    assert fit.tags == {} and fit.dropped == (FAMILY_TAG, "a")
+
+
+def test_ranking_without_priority_is_alphabetical() -> None:
+    assert ranked_keys(["b", "a", "C"]) == ["C", "a", "b"]
+    assert ranked_keys(["b", "Owner", "a"], ["Owner"]) == ["Owner", "a", "b"]
+
+
+tag_keys = st.text(alphabet="abcdefgh:-", min_size=1, max_size=6)
+
+
+@given(
+    existing=st.dictionaries(tag_keys, st.just("e"), max_size=55),
+    product=st.dictionaries(tag_keys, st.just("p"), max_size=6),
+    propagated=st.dictionaries(tag_keys, st.text(max_size=3), max_size=60),
+    reserve=st.lists(tag_keys, max_size=4),
+)
+def test_what_is_written_fits_and_everything_else_is_named(
+    existing: dict[str, str], product: dict[str, str], propagated: dict[str, str], reserve: list[str]
+) -> None:
+    fit = fit_tags(product, propagated, existing, reserve)
+
+    # Never more new keys than room, whatever the resource already has; every wanted key is written or named
+    new = set(fit.tags) - set(existing)
+    assert len(new) <= max(free_slots(existing, reserve), 0)
+    assert set(fit.tags) | set(fit.dropped) | set(fit.invalid) == set(product) | set(propagated)
+    assert not set(fit.tags) & (set(fit.dropped) | set(fit.invalid))
+    if count(existing) <= 50:
+        assert count(existing | fit.tags) <= 50
+
+
+# --- marks that make room ---------------------------------------------------------------------------------------
+
+
+def test_a_mark_takes_the_place_of_the_products_own_tags_in_the_given_order() -> None:
+    marks = {RECYCLE_TAG: "true", RETIRED_TAG: "2026-12-01T00:00:00Z"}
+    existing = user_tags(46) | {FAMILY_TAG: "web", VERSION_TAG: "1", PROTECTED_TAG: "d", "aws:x": "y"}
+
+    fit = fit_marks(existing, marks, (PROTECTED_TAG, VERSION_TAG, FAMILY_TAG))
+
+    assert fit.give_up == (PROTECTED_TAG,) and fit.marks == marks
+
+
+def test_only_the_first_mark_fits_where_only_one_tag_of_the_product_can_go() -> None:
+    marks = {RECYCLE_TAG: "true", RETIRED_TAG: "2026-12-01T00:00:00Z"}
+
+    fit = fit_marks(user_tags(49) | {FAMILY_TAG: "web"}, marks, (PROTECTED_TAG, FAMILY_TAG))
+
+    assert fit.give_up == (FAMILY_TAG,) and fit.marks == {RECYCLE_TAG: "true"}
+
+
+def test_the_users_tags_are_never_given_up() -> None:
+    fit = fit_marks(user_tags(50), {RECYCLE_TAG: "true"}, (PROTECTED_TAG, FAMILY_TAG))
+
+    assert fit.marks == {} and fit.give_up == ()
+
+
+def test_marks_already_present_cost_nothing() -> None:
+    fit = fit_marks(user_tags(49) | {RECYCLE_TAG: "true"}, {RECYCLE_TAG: "true", RETIRED_TAG: "t"}, ())
+
+    assert fit.marks == {RECYCLE_TAG: "true"} and fit.as_is
+
+
+# --- what the planners ask for ------------------------------------------------------------------------------------
+
+
+def test_a_copy_of_a_source_with_49_tags_carries_its_lineage_and_keeps_room_for_marks() -> None:
+    crowded = source(49, CostCenter="cc-1", OwnerTeam="platform", BuildId="b-1")
+    match = POLICY.match(crowded.name, crowded.tags, crowded.creation_date)
+    assert match is not None
+
+    desired = desired_copy(crowded, match, POLICY)
+
+    assert all(k in desired.image_tags for k in LINEAGE)
+    assert count(desired.image_tags) == 50 - len(IMAGE_MARKS)
+    assert count(desired.snapshot_tags) <= 50 - len(SNAPSHOT_MARKS)
+    # the priority keys are carried; BuildId is excluded by the policy, not left out for room
+    assert desired.image_tags["CostCenter"] == "cc-1" and desired.image_tags["OwnerTeam"] == "platform"
+    assert "BuildId" not in desired.image_tags and "BuildId" not in desired.left_out
+    # 48 propagated (BuildId excluded) for 42 places beside 4 lineage tags and 4 marks: the last 6 alphabetically
+    assert desired.left_out.endswith("6 tags left out, EC2 allows 50: tag-38, tag-39, tag-40, tag-41, tag-42, tag-43")
+
+
+def test_a_source_with_49_tags_gets_its_family_tag_and_no_protected_mark() -> None:
+    crowded = source(49)
+    match = POLICY.match(crowded.name, crowded.tags, crowded.creation_date)
+    assert match is not None
+    desired = desired_source(crowded, match, POLICY)
+
+    actions = plan_finish(crowded, ImageState(), desired)
+
+    on_image = [a for a in actions if isinstance(a, TagResources) and crowded.image_id in a.resource_ids]
+    assert [a.tags for a in on_image] == [{FAMILY_TAG: "web"}]
+    assert desired.image_tags == {FAMILY_TAG: "web"} and VERSION_TAG in desired.left_out
+
+
+def test_a_source_with_48_tags_gets_its_family_tag_and_the_protected_mark() -> None:
+    crowded = source(48)
+    match = POLICY.match(crowded.name, crowded.tags, crowded.creation_date)
+    assert match is not None
+    desired = desired_source(crowded, match, POLICY)
+
+    actions = plan_finish(crowded, ImageState(), desired)
+
+    written: dict[str, str] = {}
+    for action in actions:
+        if isinstance(action, TagResources) and crowded.image_id in action.resource_ids:
+            written |= action.tags
+    assert written == {FAMILY_TAG: "web", PROTECTED_TAG: protection_digest(desired)}
+
+
+def test_snapshots_tagged_by_their_builder_get_what_fits_beside_those_tags() -> None:
+    image = source(10, snapshot_ids=("snap-roomy", "snap-packer"))
+    match = POLICY.match(image.name, image.tags, image.creation_date)
+    assert match is not None
+    desired = desired_source(image, match, POLICY)
+    state = ImageState(snapshot_tags={"snap-packer": user_tags(45, "packer")})
+
+    actions = plan_finish(image, state, desired)
+
+    by_snapshot = {r: a.tags for a in actions if isinstance(a, TagResources) for r in a.resource_ids}
+    assert by_snapshot["snap-roomy"] == desired.snapshot_tags
+    packer = by_snapshot["snap-packer"]
+    assert FAMILY_TAG in packer and count(state.snapshot_tags["snap-packer"] | packer) == 50 - len(SNAPSHOT_MARKS)
+
+
+def test_an_instance_with_many_tags_gets_the_lineage_that_fits_and_the_rest_is_named() -> None:
+    tags = {"Managed": "true", "Version": "1.0", "cost-a": "1", FAMILY_TAG: "web", VERSION_TAG: "1.0"}
+    image = Image("ami-0source", "us-east-1", "123456789012", "web", "available", "2026-11-01T00:00:00.000Z", tags)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    instances = {
+        "i-roomy": Instance("i-roomy", image.image_id, "running", now, {}),
+        "i-full": Instance("i-full", image.image_id, "running", now, user_tags(48)),
+    }
+
+    plan = plan_launches(instances, {image.image_id: image}, POLICY, "123456789012", now)
+
+    tags = {r: a.tags for a in plan.tags for r in a.resource_ids}
+    assert set(tags["i-roomy"]) == {*LINEAGE, "cost-a"}
+    assert tags["i-full"] == {FAMILY_TAG: "web", VERSION_TAG: "1.0"}
+    assert len(plan.notes) == 1 and "i-full" in plan.notes[0] and SOURCE_IMAGE_TAG in plan.notes[0]
