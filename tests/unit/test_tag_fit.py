@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,11 +27,10 @@ from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_
 from ami_lifecycle.plan.launches import plan_launches
 from ami_lifecycle.plan.protect import plan_finish
 from ami_lifecycle.plan.tag_fit import fit_marks, fit_tags, free_slots, ranked_keys
-from ami_lifecycle.policy import parse_policy
+from ami_lifecycle.policy import PolicyError, parse_policy
 
 LINEAGE = (FAMILY_TAG, VERSION_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG)
-POLICY = parse_policy(
-    """
+POLICY_TEXT = """
 home_region: us-east-1
 dr_regions: [{region: us-west-2}]
 defaults:
@@ -44,7 +44,7 @@ managed_images:
     family: {value: web}
     version: {tag: Version}
 """
-)
+POLICY = parse_policy(POLICY_TEXT)
 
 
 def user_tags(count: int, prefix: str = "tag") -> dict[str, str]:
@@ -249,3 +249,12 @@ def test_an_instance_with_many_tags_gets_the_lineage_that_fits_and_the_rest_is_n
     assert set(tags["i-roomy"]) == {*LINEAGE, "cost-a"}
     assert tags["i-full"] == {FAMILY_TAG: "web", VERSION_TAG: "1.0"}
     assert len(plan.notes) == 1 and "i-full" in plan.notes[0] and SOURCE_IMAGE_TAG in plan.notes[0]
+
+
+def test_priority_must_be_a_list_of_globs_and_the_error_names_the_field() -> None:
+    text = POLICY_TEXT.replace('priority: ["CostCenter", "Owner*"]', "priority: CostCenter")
+
+    with pytest.raises(PolicyError) as error:
+        parse_policy(text)
+
+    assert "defaults.tags.priority" in str(error.value)
