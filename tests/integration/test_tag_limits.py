@@ -3,10 +3,12 @@ still work, nothing fails on the next event or tick, the user's tags stay and wh
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 
+from ami_lifecycle.cli import EXIT_OK, main
 from ami_lifecycle.flows.image_available import handle_image_available
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
@@ -201,3 +203,27 @@ def test_an_instance_launched_with_many_tags_gets_the_lineage_that_fits(account:
     assert all(k in roomy for k in LINEAGE)
     assert (crowded[FAMILY_TAG], crowded[VERSION_TAG]) == ("web", "1.4.0")
     assert count(crowded) == 50 and all(f"app-{i:02d}" in crowded for i in range(48))
+
+
+def test_a_retired_source_with_49_tags_is_restored_with_the_keep_tag(account: Account) -> None:
+    # Given a build with 49 user tags that the sweep retired into the Recycle Bin (its recycle mark in the
+    # place of its family tag)
+    fidelity.add_recycle_bin_rule(HOME, "EC2_IMAGE", 14, {RECYCLE_TAG: "true"})
+    fidelity.add_recycle_bin_rule(HOME, "EBS_SNAPSHOT", 14, {RECYCLE_TAG: "true"})
+    world = World(account, sweep_policy(account, shared=False))
+    world.recycle_bin_days = 14
+    oldest = world.version("web-1.0.0", days_ago=100, **user_tags(49))
+    world.family(days_ago=(80, 60, 40))
+    world.sweep()
+    world.sweep(days=GRACE_OVER)
+    assert not world.exists(oldest)
+
+    # When it is restored
+    out = io.StringIO()
+    status = main(["restore", oldest, "--region", HOME], out=out)
+
+    # Then it is back with the keep tag, without the sweep's marks, and with every one of its own tags
+    tags = tags_of(world.image(oldest) or {})
+    assert status == EXIT_OK, out.getvalue()
+    assert "ami-lifecycle:keep" in tags and RECYCLE_TAG not in tags and RETIRED_TAG not in tags
+    assert all(k in tags for k in user_tags(49)) and count(tags) == 50

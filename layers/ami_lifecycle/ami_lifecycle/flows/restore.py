@@ -12,7 +12,7 @@ from ..act.executor import RegionResult, apply_region
 from ..act.protect import TagResources
 from ..act.restore import RemoveTags, RestoreImage, RestoreSnapshot
 from ..aws.clients import ClientFactory
-from ..model.image import RECYCLE_TAG, RETIRED_TAG, Image
+from ..model.image import MAX_USER_TAGS, RECYCLE_TAG, RETIRED_TAG, Image, is_reserved_tag
 from ..policy import Policy
 from ..read.region import read_image
 
@@ -72,10 +72,12 @@ def restore_image(
     keep_tag = _keep_tag(image, policy)
     resources = (image.image_id, *image.snapshot_ids)
     followups: list[Action] = [RestoreSnapshot(region, s["SnapshotId"]) for s in binned if "SnapshotId" in s]
-    followups += [
-        TagResources(region, (image.image_id,), {keep_tag: f"restored {now:%Y-%m-%d}"}),
-        RemoveTags(region, resources, (RETIRED_TAG, RECYCLE_TAG)),
-    ]
+    keep = TagResources(region, (image.image_id,), {keep_tag: f"restored {now:%Y-%m-%d}"})
+    unmark = RemoveTags(region, resources, (RETIRED_TAG, RECYCLE_TAG))
+    # The keep tag goes on first, so the AMI is never without both; where EC2's 50 tags leave no room for it,
+    # the sweep's marks make that room.
+    room = keep_tag in image.tags or sum(not is_reserved_tag(k) for k in image.tags) < MAX_USER_TAGS
+    followups += [keep, unmark] if room else [unmark, keep]
     rest = apply_region(clients, region, followups)
     return Restoration(
         region, image_id, keep_tag, result.changes + rest.changes, result.failures + rest.failures, image.snapshot_ids
