@@ -3,13 +3,16 @@ reserved and not counted): the order, what is kept free, what is left out and na
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ami_lifecycle.act.finish import FinishImage
 from ami_lifecycle.act.protect import TagResources
+from ami_lifecycle.act.retire import DeprecateImage, DeregisterImage, DisableImage, MarkRetired, retirement_marks
 from ami_lifecycle.model.image import (
     FAMILY_TAG,
     IMAGE_MARKS,
@@ -22,12 +25,17 @@ from ami_lifecycle.model.image import (
     VERSION_TAG,
     Image,
 )
-from ami_lifecycle.model.inventory import ImageState, Instance
+from ami_lifecycle.model.inventory import Fleet, ImageState, Instance, Snapshot
+from ami_lifecycle.model.plan import KEEP, SweepPlan
 from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_digest
 from ami_lifecycle.plan.launches import plan_launches
 from ami_lifecycle.plan.protect import plan_finish
+from ami_lifecycle.plan.sweep import plan_sweep
 from ami_lifecycle.plan.tag_fit import fit_marks, fit_tags, free_slots, ranked_keys
 from ami_lifecycle.policy import PolicyError, parse_policy
+from tests.unit.test_sweep_planner import HOME, NOW
+from tests.unit.test_sweep_planner import Account as PlannerAccount
+from tests.unit.test_sweep_planner import policy as planner_policy
 
 LINEAGE = (FAMILY_TAG, VERSION_TAG, SOURCE_IMAGE_TAG, SOURCE_REGION_TAG)
 POLICY_TEXT = """
@@ -258,3 +266,109 @@ def test_priority_must_be_a_list_of_globs_and_the_error_names_the_field() -> Non
         parse_policy(text)
 
     assert "defaults.tags.priority" in str(error.value)
+
+
+# --- retiring images whose tags fill EC2's 50 ----------------------------------------------------------------------
+
+DEPRECATED = NOW - timedelta(days=40)  # beyond the 30-day grace period of sweep_planner's default retention
+
+
+def crowded_account(user: int, snapshot_user: int = 0) -> tuple[PlannerAccount, Image]:
+    """web-1 (deprecated, due for deregistration) with `user` tags of the user's beside its lineage, and web-2."""
+    account = PlannerAccount(planner_policy(dr=False))
+    old = account.source(1, days_ago=90, deprecated=DEPRECATED)
+    old = account.add(replace(old, tags=old.tags | user_tags(user - 1)))  # `managed` is the user's too
+    snapshot = old.snapshot_ids[0]
+    account.regions[HOME].snapshots[snapshot] = Snapshot(snapshot, 8, "completed", user_tags(snapshot_user, "pk"))
+    account.source(2, days_ago=1)
+    return account, old
+
+
+def plan_with(account: PlannerAccount, recycle_bin_days: int) -> SweepPlan:
+    """The account's plan (as PlannerAccount.plan makes it) with the stack's Recycle Bin rules, or without."""
+    account.plan()  # sets what the reads of the candidates would leave
+    return plan_sweep(Fleet(HOME, account.regions, {}, recycle_bin_days=recycle_bin_days), account.policy, NOW)
+
+
+def marked(plan: SweepPlan) -> MarkRetired:
+    (action,) = [a for a in plan.actions if isinstance(a, MarkRetired)]
+    return action
+
+
+def test_an_image_with_room_for_the_marks_is_marked_in_the_one_call() -> None:
+    account, old = crowded_account(user=10)
+
+    mark = marked(account.plan())
+
+    assert mark.image_ids == (old.image_id,) and mark.snapshot_ids == old.snapshot_ids and mark.crowded == ()
+
+
+def test_the_marks_take_the_place_of_the_products_own_tags_never_the_users() -> None:
+    # Given web-1 with 47 user tags beside its family, version and protected tags: 50 in all
+    account, old = crowded_account(user=47)
+    assert count(old.tags) == 50
+
+    plan = account.plan()
+
+    # Then its protected mark and version tag make room for the two marks; it is deregistered after them
+    (crowded,) = marked(plan).crowded
+    assert crowded.resource_id == old.image_id and crowded.give_up == (PROTECTED_TAG, VERSION_TAG)
+    assert dict(crowded.marks) == retirement_marks(NOW.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert [a.image_id for a in plan.actions if isinstance(a, DeregisterImage)] == [old.image_id]
+    assert any(old.image_id in note and "to make room" in note for note in plan.regions[HOME].notes)
+
+
+def test_the_family_tag_is_given_up_only_for_the_recycle_mark_a_recycle_bin_needs() -> None:
+    # Given web-1 with 49 user tags and its family tag
+    account, old = crowded_account(user=49)
+    account.regions[HOME].images[old.image_id] = replace(old, tags={**user_tags(48), "managed": "true",
+                                                                    FAMILY_TAG: "web"})  # fmt: skip
+
+    # When the stack keeps retired AMIs in the Recycle Bin, and when it does not
+    with_bin, without = plan_with(account, 14), plan_with(account, 0)
+
+    # Then with a bin, the family tag gives way to the recycle mark; without one, it stays and no mark fits
+    (binned,) = marked(with_bin).crowded
+    assert binned.give_up == (FAMILY_TAG,) and dict(binned.marks) == {RECYCLE_TAG: "true"}
+    (plain,) = marked(without).crowded
+    assert plain.give_up == () and plain.marks == ()
+    for plan in (with_bin, without):
+        assert [a.image_id for a in plan.actions if isinstance(a, DeregisterImage)] == [old.image_id]
+
+
+def test_with_a_recycle_bin_an_image_whose_snapshot_cannot_take_the_recycle_mark_is_kept() -> None:
+    # Given web-1 whose snapshot its builder tagged with 50 tags, and the stack's Recycle Bin rules
+    account, old = crowded_account(user=10, snapshot_user=50)
+
+    plan = plan_with(account, 14)
+
+    # Then nothing is marked or deregistered, and the reason names the snapshot
+    assert not [a for a in plan.actions if isinstance(a, (MarkRetired, DeregisterImage))]
+    decision = next(d for d in plan.regions[HOME].decisions if d.image_id == old.image_id)
+    assert decision.status == KEEP and old.snapshot_ids[0] in decision.reason and RECYCLE_TAG in decision.reason
+
+
+def test_an_image_carrying_the_recycle_mark_instead_of_its_family_tag_is_deregistered_not_disabled() -> None:
+    account, old = crowded_account(user=10)
+    account.add(replace(old, tags={"managed": "true", **user_tags(48), RECYCLE_TAG: "true"}))
+
+    plan = account.plan()
+
+    assert [a.image_id for a in plan.actions if isinstance(a, DeregisterImage)] == [old.image_id]
+    assert not [a for a in plan.actions if isinstance(a, (DisableImage, DeprecateImage, FinishImage))]
+
+
+def test_an_image_carrying_the_recycle_mark_instead_of_its_family_tag_is_not_disabled() -> None:
+    # Given a policy that disables 5 days after deprecation and deregisters after 60, and a web-1 deprecated 40
+    # days ago that carries the recycle mark in the place of its family tag (a deregistration that failed)
+    account = PlannerAccount(planner_policy("keep_latest: 1, disable_after_days: 5, deregister_after_days: 60", False))
+    old = account.source(1, days_ago=90, deprecated=DEPRECATED)
+    account.add(replace(old, tags={"managed": "true", **user_tags(48), RECYCLE_TAG: "true"}))
+    account.source(2, days_ago=1)
+
+    plan = account.plan()
+
+    # Then it is not disabled (the stack's IAM policy asks for the family tag for that), and says why
+    assert not [a for a in plan.actions if isinstance(a, DisableImage)]
+    decision = next(d for d in plan.regions[HOME].decisions if d.image_id == old.image_id)
+    assert decision.status == "retiring" and f"no longer carries {FAMILY_TAG}" in decision.reason

@@ -160,7 +160,8 @@ def _plan_image(
         plan.decisions.append(image_decision(member, version, KEEP, f"{image.state}: left alone until it is available"))
         return
     deprecate = None
-    if target is not None and image.state == "available" and image.tagged_by_product:
+    # The stack's IAM policy lets the sweep deprecate and disable only images that carry the family tag.
+    if target is not None and image.state == "available" and FAMILY_TAG in image.tags:
         when = deprecate_at(target, now)
         current = parse_time(image.deprecation_time)
         if current is None or current > when:
@@ -194,6 +195,8 @@ def _plan_image(
         status, reason = RETIRING, f"beyond retention: deprecated from {target:%Y-%m-%d %H:%M}"
     else:
         status, reason = _retirement_stage(image, deprecated, retention, now)
+        if status == DISABLE and FAMILY_TAG not in image.tags:  # it carries the recycle mark in its place
+            status, reason = RETIRING, f"{reason}; not disabled: it no longer carries {FAMILY_TAG}"
     sharing = shared(image, member.match, policy, inventory)
     if sharing and status != KEEP:
         plan.shared_retiring.add(image.image_id)
