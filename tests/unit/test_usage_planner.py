@@ -201,3 +201,27 @@ def test_launch_permissions_are_read_for_at_most_n_due_images_a_run() -> None:
 
     assert candidates.due == {i.image_id for i in old} and not candidates.shared
     assert candidates.sharing_unknown == {old[0].image_id, old[1].image_id}  # the oldest first; the rest wait
+
+
+def test_use_reported_on_an_image_whose_tags_fill_ec2s_50_makes_room_or_says_it_repeats() -> None:
+    # Given an image used elsewhere past its grace period, with 47 user tags beside its lineage and protected mark
+    world, old = account()
+    used = report(old, "available", 1, ("222222222222", "ec2:Instance", 3))
+    user = {f"cost-{i:02d}": "x" for i in range(46)}
+    world.regions[HOME].images[old.image_id] = replace(old, tags=old.tags | user)
+    assert len(world.regions[HOME].images[old.image_id].tags) == 50
+
+    roomy = plan_with(world, used)
+    # and the same image where the user's tags take every place but the family tag's
+    family_only = {k: v for k, v in old.tags.items() if k == "ami-lifecycle:family"}
+    full = {"managed": "true", **{f"cost-{i:02d}": "x" for i in range(48)}, **family_only}
+    world.regions[HOME].images[old.image_id] = replace(old, tags=full)
+    crowded = plan_with(world, used)
+
+    # Then the first gives up its protected mark for the use-reported mark; the second is alerted without it,
+    # and the plan says the alert repeats
+    (made_room,) = [a for a in roomy.actions if isinstance(a, ReportUseInOtherAccounts)]
+    assert made_room.give_up == ("ami-lifecycle:protected",) and made_room.mark
+    (no_room,) = [a for a in crowded.actions if isinstance(a, ReportUseInOtherAccounts)]
+    assert no_room.give_up == () and not no_room.mark
+    assert any(old.image_id in n and "reported again each run" in n for n in crowded.regions[HOME].notes)
