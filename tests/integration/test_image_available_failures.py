@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from moto.ec2.models import ec2_backends
 
 from ami_lifecycle.flows.image_available import ProtectionIncomplete, handle_image_available
 from ami_lifecycle.local import fidelity
@@ -107,7 +108,9 @@ def test_image_that_is_no_longer_available_is_skipped(account: Account) -> None:
 
 
 def test_aws_backup_image_is_skipped(account: Account) -> None:
-    image_id = account.build_ami(name="web-1.0.0", **{"aws:backup:source-resource": "i-0123"})
+    image_id = account.build_ami(name="web-1.0.0")
+    # AWS Backup tags its AMIs itself; EC2 refuses `aws:` keys from anyone else, so the tag is set as a service would.
+    ec2_backends[DEFAULT_ACCOUNT_ID][HOME].create_tags([image_id], {"aws:backup:source-resource": "i-0123"})
 
     result = protect(account, ami_event(image_id))
 
