@@ -17,7 +17,8 @@ documentation it follows:
 - ``launch_templates``: DescribeLaunchTemplates and DescribeLaunchTemplateVersions, all of them, paged, with
   ResolveAlias; DeleteLaunchTemplateVersions;
 - ``block_device_mappings``: an AMI's own mappings, and DeleteSnapshot refusing a mapped snapshot;
-- ``resource_tags``: a resource's tags read directly, TagSpecifications;
+- ``resource_tags``: a resource's tags read directly, TagSpecifications, EC2's tag limits (50 per resource, key and
+  value lengths, `aws:` keys);
 - ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
 - ``image_usage_reports``: Create/Describe/Delete AMI usage reports and their entries;
 - ``recycle_bin``: retention rules for AMIs and snapshots, ListImages/SnapshotsInRecycleBin, Restore...;
