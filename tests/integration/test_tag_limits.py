@@ -24,6 +24,7 @@ from ami_lifecycle.model.image import (
     tags_of,
 )
 from ami_lifecycle.model.plan import DEREGISTER, KEEP
+from ami_lifecycle.policy import parse_policy
 
 from .conftest import EU, HOME, WEST, Account, ami_event
 from .sweep_world import World, decision, sweep_policy
@@ -227,3 +228,27 @@ def test_a_retired_source_with_49_tags_is_restored_with_the_keep_tag(account: Ac
     assert status == EXIT_OK, out.getvalue()
     assert "ami-lifecycle:keep" in tags and RECYCLE_TAG not in tags and RETIRED_TAG not in tags
     assert all(k in tags for k in user_tags(49)) and count(tags) == 50
+
+
+def test_with_every_tag_propagated_a_source_with_46_tags_gets_protected_copies(account: Account) -> None:
+    # Given a policy carrying every source tag onto the copies, and a build with 46 user tags: with the four lineage
+    # tags a copy would hold 50, and the protected mark would be the 51st
+    policy = parse_policy(account.policy_text.replace('to_copies: {exclude: ["Build*"]}', "to_copies: {}"))
+    source_id = account.build_ami("web-2.0.0", **user_tags(46))
+
+    # When its event arrives, the copies complete and their events arrive, and the first event is redelivered
+    def deliver(image_id: str, region: str = HOME) -> dict[str, Any]:
+        parsed = parse_ami_state_change(ami_event(image_id, region))
+        return handle_image_available(parsed, policy, account.clients(), DEFAULT_ACCOUNT_ID).as_dict()
+
+    first = deliver(source_id)
+    finished = [deliver(copy_id, region) for region, copy_id in fidelity.complete_pending_copies()]
+    again = deliver(source_id)
+
+    # Then nothing failed, each copy is marked protected, and the source tags left out of the copies are named
+    assert [failures(o) for o in (first, *finished, again)] == [[]] * 4
+    for region in (WEST, EU):
+        (copy,) = account.copies_of(source_id, region)
+        assert PROTECTED_TAG in tags_of(copy) and all(k in tags_of(copy) for k in LINEAGE)
+    named = next(r for r in first["regions"] if r["region"] == WEST)["tags_left_out"]
+    assert "4 tags left out, EC2 allows 50" in named
