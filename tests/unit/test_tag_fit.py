@@ -372,3 +372,23 @@ def test_an_image_carrying_the_recycle_mark_instead_of_its_family_tag_is_not_dis
     assert not [a for a in plan.actions if isinstance(a, DisableImage)]
     decision = next(d for d in plan.regions[HOME].decisions if d.image_id == old.image_id)
     assert decision.status == "retiring" and f"no longer carries {FAMILY_TAG}" in decision.reason
+
+
+def test_a_copy_tagged_by_hand_to_50_gives_up_only_its_marks_never_its_lineage() -> None:
+    # Given a DR copy of web-1 that someone tagged by hand up to EC2's 50, due for deregistration with its source
+    account = PlannerAccount(planner_policy())
+    old = account.source(1, days_ago=90, deprecated=DEPRECATED)
+    copy = account.copy(old, deprecated=DEPRECATED)
+    copy = account.add(replace(copy, tags=copy.tags | user_tags(50 - count(copy.tags), "hand")))
+    account.source(2, days_ago=1)
+
+    plan = plan_with(account, 14)
+
+    # Then only its protected mark makes room (the recycle mark takes it); its lineage stays
+    (crowded,) = [c for c in marked_in(plan, "us-west-2").crowded if c.resource_id == copy.image_id]
+    assert crowded.give_up == (PROTECTED_TAG,) and dict(crowded.marks) == {RECYCLE_TAG: "true"}
+
+
+def marked_in(plan: SweepPlan, region: str) -> MarkRetired:
+    (action,) = [a for a in plan.regions[region].actions if isinstance(a, MarkRetired)]
+    return action

@@ -52,6 +52,7 @@ from .usage import shared, usage_protections, used_elsewhere, wants_report
 # deregistered. An image gives up its family tag only for the recycle mark, which then stands for it (the
 # stack's IAM policy lets the sweep deregister an image carrying either), and only where a Recycle Bin keeps it.
 IMAGE_EXPENDABLE = (PROTECTED_TAG, USE_REPORTED_TAG, VERSION_TAG)
+COPY_EXPENDABLE = (PROTECTED_TAG, USE_REPORTED_TAG)
 SNAPSHOT_EXPENDABLE = (VERSION_TAG, FAMILY_TAG, SOURCE_REGION_TAG, SOURCE_IMAGE_TAG)
 
 
@@ -284,7 +285,8 @@ def plan_deregistrations(
     fits = {}
     for position in due[:cap]:
         image = inventory.images[plan.decisions[position].image_id]
-        expendable = IMAGE_EXPENDABLE + ((FAMILY_TAG,) if restorable else ())
+        # A copy keeps its lineage: without it, a copy whose source is gone would no longer be known as one.
+        expendable = COPY_EXPENDABLE if image.copied_from else IMAGE_EXPENDABLE + ((FAMILY_TAG,) if restorable else ())
         fits[image.image_id] = fit_marks(image.tags, marks, expendable)
         for snapshot_id in image.snapshot_ids:
             fits[snapshot_id] = fit_marks(_snapshot_tags(inventory, snapshot_id), marks, SNAPSHOT_EXPENDABLE)
