@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ami_lifecycle.act.adopt import AddLineageTags
 from ami_lifecycle.act.finish import FinishImage
 from ami_lifecycle.act.protect import CopyImage
 from ami_lifecycle.act.retire import DeprecateImage, DeregisterImage, DisableImage, MarkRetired
@@ -237,15 +238,22 @@ def test_a_pending_build_does_not_push_the_newest_available_version_out() -> Non
     assert plan.actions == []
 
 
-def test_an_image_the_events_missed_is_finished_before_it_can_retire() -> None:
+def test_an_image_the_events_missed_gets_its_lineage_tags_before_it_retires_in_the_same_run() -> None:
     account = Account(policy("keep_latest: 1", dr=False))
     missed = account.source(1, days_ago=60, finished=False, deprecated=NOW - timedelta(days=90))
     account.source(2, days_ago=1)
 
     plan = account.plan()
 
-    assert FAMILY_TAG not in missed.tags and actions(plan, DeregisterImage) == []
-    assert "lineage tags" in status(plan, missed)[1]
+    tagging = actions(plan, AddLineageTags)
+    assert FAMILY_TAG not in missed.tags and [a.image_ids for a in tagging] == [(missed.image_id,)]
+    assert tagging[0].tags == {FAMILY_TAG: "web", VERSION_TAG: "1"}
+    assert [a.image_id for a in actions(plan, DeregisterImage)] == [missed.image_id]
+    # tagged first, and the retirement writes are not attempted if the tagging failed
+    order = [type(a) for a in plan.regions[HOME].actions]
+    assert order.index(AddLineageTags) < order.index(DeregisterImage)
+    assert AddLineageTags in DeregisterImage.requires and AddLineageTags in DeprecateImage.requires
+    assert actions(plan, FinishImage) == [] and plan.regions[HOME].adopted == [missed.image_id]
 
 
 def test_images_the_product_does_not_manage_get_no_decision() -> None:
@@ -282,12 +290,19 @@ def test_missing_copies_are_started_only_for_versions_within_retention() -> None
     assert [(a.source_image_id, a.region) for a in actions(plan, CopyImage)] == [(newest.image_id, DR)]
 
 
-def test_an_image_deprecated_by_hand_before_it_was_ever_finished_is_still_finished() -> None:
+def test_an_image_deprecated_by_hand_before_it_was_ever_finished_gets_only_its_lineage_tags() -> None:
+    """Beyond retention it is not shared or marked protected any more: it needs what retires it and what
+    recognises it later (family and version)."""
     account = Account(policy("keep_latest: 1", dr=False))
     never_finished = account.source(1, days_ago=60, finished=False, deprecated=NOW - timedelta(days=1))
     account.source(2, days_ago=1)
 
-    assert [a.image.image_id for a in actions(account.plan(), FinishImage)] == [never_finished.image_id]
+    plan = account.plan()
+
+    assert actions(plan, FinishImage) == []
+    assert [(a.image_ids, a.tags) for a in actions(plan, AddLineageTags)] == [
+        ((never_finished.image_id,), {FAMILY_TAG: "web", VERSION_TAG: "1"})
+    ]
 
 
 def test_a_snapshot_shared_only_by_images_deregistered_together_is_marked_once_and_goes_with_them() -> None:

@@ -1,5 +1,7 @@
-"""Finishing an image: the one write that reads first, because permissions are read per image and only
-for the images that need them (the sweep knows from the protected mark which ones do)."""
+"""Finishing an image: the one write that may read first. An AMI event reads what is set on its image (snapshot
+tags, permissions) and adds only what is missing; the sweep already listed every snapshot with its tags, and
+adds the permissions the policy asks for without reading them (adding a permission that is there changes
+nothing, and costs what reading it would)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ..aws.clients import ClientFactory
 from ..model.image import Image
+from ..model.inventory import ImageState
 from ..plan.desired import DesiredImage
 from ..plan.protect import plan_finish
 from ..read.images import read_image_state
@@ -16,7 +19,7 @@ from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, TagReso
 
 @dataclass(frozen=True)
 class FinishImage(Action):
-    """Tags, launch and snapshot permissions an image should carry: read what is set, add only what is missing.
+    """Tags, launch and snapshot permissions an image should carry: add only what is missing.
 
     The protected mark is written last, so an image without it (or with an old digest) is known to be
     unfinished without reading its permissions.
@@ -24,6 +27,9 @@ class FinishImage(Action):
 
     image: Image
     desired: DesiredImage = field(compare=False)
+    # The image's snapshots' tags from a bulk read; None: read them (and the permissions) from EC2 first.
+    snapshot_tags: dict[str, dict[str, str]] | None = field(default=None, compare=False)
+    reason: str = field(default="", compare=False)  # why it is finished, when it says more than "unfinished"
 
     permissions = (
         "ec2:DescribeSnapshots",
@@ -35,7 +41,10 @@ class FinishImage(Action):
     )
 
     def apply(self, clients: ClientFactory) -> Applied:
-        state = read_image_state(clients.ec2(self.region), self.image, self.desired.sharing)
+        if self.snapshot_tags is None:
+            state = read_image_state(clients.ec2(self.region), self.image, self.desired.sharing)
+        else:
+            state = ImageState(self.snapshot_tags)  # permissions unknown: every one the policy asks for is added
         actions = plan_finish(self.image, state, self.desired)
         for action in actions:
             action.apply(clients)
@@ -43,4 +52,6 @@ class FinishImage(Action):
         return Applied(note=f" -> {done}" if done else "", changed=bool(actions))
 
     def describe(self) -> str:
+        if self.reason:
+            return f"{self.reason}: finish protecting {self.image.image_id}"
         return f"finish protecting {self.image.image_id}"

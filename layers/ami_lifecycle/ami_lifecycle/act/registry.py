@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .adopt import AddLineageTags
 from .base import Action
 from .finish import FinishImage
 from .launches import PublishAlert, RecordLaunch
@@ -20,6 +21,7 @@ LAUNCH_ACTIONS: tuple[type[Action], ...] = (RecordLaunch, TagResources, PublishA
 SWEEP_ACTIONS: tuple[type[Action], ...] = (
     CopyImage,
     FinishImage,
+    AddLineageTags,
     DeprecateImage,
     DisableImage,
     MarkRetired,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..act.base import Action
 from ..act.finish import FinishImage
-from ..model.image import Image
+from ..model.image import FAMILY_TAG, Image
 from ..policy import DrRegion, Match, Policy
 from .desired import desired_copy, desired_source
 from .protect import plan_copy
@@ -40,8 +40,14 @@ def plan_source(source: Image, match: Match, policy: Policy, copies: dict[str, l
 
 def plan_copy_finish(copy: Image, source: Image, match: Match, policy: Policy) -> RegionStep:
     step = RegionStep(copy.region, copy.image_id)
-    step.actions.append(FinishImage(copy.region, copy, desired_copy(source, match, policy)))
+    step.actions.append(_finish_copy(copy, source, match, policy))
     return step
+
+
+def _finish_copy(copy: Image, source: Image, match: Match, policy: Policy) -> FinishImage:
+    """A copy another tool made (EC2's ancestry, no lineage tags) is adopted: finished like the product's own."""
+    adopt = f"adopt (a copy of {source.image_id} by EC2's ancestry)" if FAMILY_TAG not in copy.tags else ""
+    return FinishImage(copy.region, copy, desired_copy(source, match, policy), reason=adopt)
 
 
 def _copy_step(source: Image, match: Match, dr: DrRegion, copies: list[Image], policy: Policy) -> RegionStep:
@@ -56,5 +62,5 @@ def _copy_step(source: Image, match: Match, dr: DrRegion, copies: list[Image], p
         step.status, step.image_id = "copy-pending", decision.existing.image_id
     else:
         step.image_id = decision.existing.image_id
-        step.actions.append(FinishImage(dr.region, decision.existing, desired_copy(source, match, policy)))
+        step.actions.append(_finish_copy(decision.existing, source, match, policy))
     return step

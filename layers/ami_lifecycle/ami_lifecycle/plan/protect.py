@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..act.adopt import AddLineageTags
 from ..act.base import Action
 from ..act.protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from ..model.image import PROTECTED_TAG, Image, copy_client_token
@@ -100,3 +101,19 @@ def _plan_tags(image: Image, state: ImageState, desired: DesiredImage) -> list[T
     if snapshots:
         actions.append(TagResources(image.region, snapshots, desired.snapshot_tags))
     return actions
+
+
+def plan_lineage_tags(region: str, wanted: dict[str, dict[str, str]]) -> list[AddLineageTags]:
+    """As few CreateTags as cover `wanted` (image id -> tags it needs): one per distinct tag set, or one per
+    distinct tag (key and value) when that is fewer. Versions differ per image, but a family's images share
+    the family tag, and families often share version labels."""
+    by_set: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    by_tag: dict[tuple[str, str], list[str]] = {}
+    for image_id, tags in sorted(wanted.items()):
+        by_set.setdefault(tuple(sorted(tags.items())), []).append(image_id)
+        for pair in sorted(tags.items()):
+            by_tag.setdefault(pair, []).append(image_id)
+    calls = [(ids, dict(pairs)) for pairs, ids in by_set.items()]
+    if len(by_tag) < len(by_set):
+        calls = [(ids, {key: value}) for (key, value), ids in by_tag.items()]
+    return [AddLineageTags(region, tuple(ids), tags) for ids, tags in calls]

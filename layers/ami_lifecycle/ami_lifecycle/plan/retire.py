@@ -133,8 +133,11 @@ def _plan_image(
     if image.state not in RETIREABLE_STATES:
         plan.decisions.append(image_decision(member, version, KEEP, f"{image.state}: left alone until it is available"))
         return
+    # An adopted image beyond retention gets its lineage tags in this run, before anything retires it
+    # (AddLineageTags, which the retirement writes require): it retires in the same run as a product-built one.
+    tagged = FAMILY_TAG in image.tags or (member.adopted and not kept)
     deprecate = None
-    if target is not None and image.state == "available" and FAMILY_TAG in image.tags:
+    if target is not None and image.state == "available" and tagged:
         when = deprecate_at(target, now)
         current = parse_time(image.deprecation_time)
         if current is None or current > when:
@@ -147,15 +150,13 @@ def _plan_image(
         return
 
     protections = _image_protections(image, fleet, retention, now)
-    source_id = image.copied_from[0] if image.copied_from else None
+    source_id = member.lineage[0] if member.lineage else None
     if source_id and source_protections.get(source_id):
         kinds = ", ".join(sorted({p.kind for p in source_protections[source_id]}))
         protections += (Protection("source-in-use", f"kept with its source {source_id} ({kinds})"),)
 
     deprecated = image.deprecated_at(now)
-    if FAMILY_TAG not in image.tags:
-        status, reason = KEEP, "beyond retention; retires once the product's lineage tags are on it"
-    elif deprecate is not None:
+    if deprecate is not None:
         status, reason = DEPRECATE, f"beyond retention: deprecated from {deprecate.deprecate_at:%Y-%m-%d %H:%M}"
     elif deprecated is None and image.state == "disabled":
         status, reason = KEEP, "beyond retention, but disabled without a deprecation date: deprecate it to retire it"

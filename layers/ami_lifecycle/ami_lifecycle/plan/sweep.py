@@ -12,18 +12,19 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
+from ..act.adopt import AddLineageTags
 from ..act.base import Action
 from ..act.finish import FinishImage
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ..act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
-from ..model.image import FAMILY_TAG, PROTECTED_TAG, Image, parse_time
-from ..model.inventory import Fleet, RegionInventory
-from ..model.plan import DEFERRED, DEREGISTER, DISABLE, Candidates, RegionPlan, SweepPlan
+from ..model.image import FAMILY_TAG, PROTECTED_TAG, Image, lineage_tags, parse_time
+from ..model.inventory import SNAPSHOTS, Fleet, RegionInventory
+from ..model.plan import DEFERRED, DEREGISTER, DISABLE, RETIREABLE_STATES, Candidates, RegionPlan, SweepPlan
 from ..policy import Policy
 from .desired import DesiredImage, desired_copy, desired_source, protection_digest
 from .families import Member, Version, group_versions, is_source
-from .protect import plan_copy
+from .protect import plan_copy, plan_lineage_tags
 from .retire import plan_deregistrations, plan_family, plan_orphaned_snapshots
 from .usage import plan_usage_reports
 
@@ -98,17 +99,31 @@ def block_incomplete_regions(fleet: Fleet, plans: dict[str, RegionPlan]) -> None
 def plan_protection(
     fleet: Fleet, policy: Policy, versions: dict[tuple[str, str], dict[str, Version]], plans: dict[str, RegionPlan]
 ) -> None:
-    """Protection that an event did not finish, and the missing DR copies of versions within retention."""
+    """Protection that an event did not finish, and the missing DR copies of versions within retention.
+
+    An image the product never tagged (built, copied or retired by something else) is adopted: in a version
+    within retention it is finished like the product's own; beyond retention it only gets the lineage tags it
+    retires with and is known by later, in bulk. A copy is known by its lineage tags or by EC2's ancestry,
+    whoever made it, so a source is never copied again where a copy exists."""
     copies_by_source: dict[tuple[str, str], list[Image]] = defaultdict(list)
     for region, inventory in fleet.regions.items():
         for image in inventory.images.values():
-            if image.copied_from:
-                copies_by_source[image.copied_from[0], region].append(image)
+            if image.copy_of and not image.made_by_aws_backup:
+                copies_by_source[image.copy_of[0], region].append(image)
 
+    lineage_wanted: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)  # region -> image id -> tags
     for by_version in versions.values():
         for version in by_version.values():
             for member in version.members:
                 image = member.image
+                if not version.kept and image.state in RETIREABLE_STATES:
+                    lineage = lineage_tags(version.family, version.version)
+                    wanted = {k: v for k, v in lineage.items() if k not in image.tags}
+                    if wanted:
+                        lineage_wanted[image.region][image.image_id] = wanted
+                        if member.adopted:
+                            plans[image.region].adopted.append(image.image_id)
+                        continue
                 if image.state != "available":
                     continue
                 retiring = parse_time(image.deprecation_time) is not None
@@ -117,7 +132,12 @@ def plan_protection(
                 if image.tags.get(PROTECTED_TAG) != protection_digest(desired) and (
                     not retiring or FAMILY_TAG not in image.tags
                 ):
-                    plans[image.region].actions.append(FinishImage(image.region, image, desired))
+                    reason = ""
+                    if member.adopted:
+                        plans[image.region].adopted.append(image.image_id)
+                        reason = f"adopt ({_adopted_as(member)})"
+                    snapshot_tags = _snapshot_tags(fleet.regions[image.region], image)
+                    plans[image.region].actions.append(FinishImage(image.region, image, desired, snapshot_tags, reason))
                 if not version.kept or retiring or not is_source(member):
                     continue
                 for dr in policy.dr_regions_for(member.match.rule):
@@ -127,6 +147,23 @@ def plan_protection(
                     decision = plan_copy(image, member.match, dr, copies, policy)
                     if decision.action is not None:
                         plans[dr.region].actions.append(decision.action)
+    for region, by_image in lineage_wanted.items():
+        plans[region].actions.extend(plan_lineage_tags(region, by_image))
+
+
+def _adopted_as(member: Member) -> str:
+    if member.lineage is None:
+        return "a managed source without lineage tags"
+    how = "lineage tags" if member.image.copied_from else "EC2's ancestry"
+    return f"a copy of {member.lineage[0]} by {how}"
+
+
+def _snapshot_tags(inventory: RegionInventory, image: Image) -> dict[str, dict[str, str]] | None:
+    """The image's snapshots' tags from the region's bulk read; None (read them per image) if that read did not
+    cover them."""
+    if SNAPSHOTS in inventory.unread or any(s not in inventory.snapshots for s in image.snapshot_ids):
+        return None
+    return {s: inventory.snapshots[s].tags for s in image.snapshot_ids}
 
 
 def _desired(member: Member, policy: Policy) -> DesiredImage:
@@ -137,7 +174,7 @@ def _desired(member: Member, policy: Policy) -> DesiredImage:
 
 def _lost_source(member: Member) -> Image:
     """A copy whose source is gone keeps the lineage it has; an Image that stands in for the source."""
-    source_id, source_region = member.image.copied_from or ("", "")
+    source_id, source_region = member.lineage or ("", "")
     return Image(
         source_id,
         source_region,
@@ -152,6 +189,7 @@ def _lost_source(member: Member) -> Image:
 _ORDER = (
     CopyImage,
     FinishImage,
+    AddLineageTags,
     DeprecateImage,
     CreateImageUsageReport,
     ReportUseInOtherAccounts,
