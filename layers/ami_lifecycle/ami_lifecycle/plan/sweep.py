@@ -18,7 +18,7 @@ from ..act.finish import FinishImage
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ..act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
-from ..model.image import FAMILY_TAG, PROTECTED_TAG, Image, lineage_tags, parse_time
+from ..model.image import FAMILY_TAG, PROTECTED_TAG, VERSION_TAG, Image, parse_time
 from ..model.inventory import SNAPSHOTS, Fleet, RegionInventory
 from ..model.plan import DEFERRED, DEREGISTER, DISABLE, RETIREABLE_STATES, Candidates, RegionPlan, SweepPlan
 from ..policy import Policy
@@ -117,8 +117,7 @@ def plan_protection(
             for member in version.members:
                 image = member.image
                 if not version.kept and image.state in RETIREABLE_STATES:
-                    lineage = lineage_tags(version.family, version.version)
-                    wanted = {k: v for k, v in lineage.items() if k not in image.tags}
+                    wanted = {k: v for k, v in _retiring_lineage(member, version).items() if k not in image.tags}
                     if wanted:
                         lineage_wanted[image.region][image.image_id] = wanted
                         if member.adopted:
@@ -149,6 +148,17 @@ def plan_protection(
                         plans[dr.region].actions.append(decision.action)
     for region, by_image in lineage_wanted.items():
         plans[region].actions.extend(plan_lineage_tags(region, by_image))
+
+
+def _retiring_lineage(member: Member, version: Version) -> dict[str, str]:
+    """What an image beyond retention needs to retire, and to be known later: its family (the retirement writes
+    are granted on it), the same for all a family's images, so a region's are tagged in one call per family.
+    Its version comes from the policy, or for a copy whose source is gone, from its own name or tags; only where
+    the policy takes versions from creation dates does a copy need its version tag (its date is not the version's)."""
+    lineage = {FAMILY_TAG: version.family}
+    if member.match.rule.version is None and not is_source(member):
+        lineage[VERSION_TAG] = version.version
+    return lineage
 
 
 def _adopted_as(member: Member) -> str:
