@@ -89,3 +89,34 @@ def test_a_source_event_finds_the_copy_another_tool_made_and_copies_only_where_n
     assert copied == [EU] and [c["ImageId"] for c in account.copies_of(source, WEST)] == [packer_copy]
     west = next(r for r in outcome.regions if r.region == WEST)
     assert west.image_id == packer_copy and any(c.startswith("adopt") for c in west.changes)
+
+
+def test_the_sweep_adopts_with_the_snapshot_tags_it_listed_and_adds_permissions_without_reading(
+    account: Account,
+) -> None:
+    """A build the events never saw, and its copies by another tool in both DR regions: each image is finished
+    with no read of its own (snapshot tags from the listing, launch and volume permissions added, which is
+    idempotent): 3 + s calls each where reading first costs 5 + 2s when nothing was shared yet."""
+    from ami_lifecycle.flows.sweep import run_sweep
+
+    source = account.build_ami()
+    copies = [
+        account.ec2(region).copy_image(SourceImageId=source, SourceRegion=HOME, Name="web-1.0.0")["ImageId"]
+        for region in (WEST, EU)
+    ]
+    fidelity.complete_pending_copies()
+
+    with record_calls() as calls:
+        report = run_sweep(account.policy, account.clients(), datetime.now(UTC), False, None)
+
+    ops = calls.by_operation()
+    assert sorted(i for p in report.plan.regions.values() for i in p.adopted) == sorted([source, *copies])
+    assert ops["CopyImage"] == 0 and ops["DescribeSnapshots"] == 3  # the one listing per region
+    assert ops["DescribeImageAttribute"] == 0 and ops["DescribeSnapshotAttribute"] == 0
+    assert ops["ModifyImageAttribute"] == 3 and ops["ModifySnapshotAttribute"] == 3 * 2
+    assert ops["CreateTags"] == 3 * 2  # lineage and snapshot tags in one call, then the protected mark
+    for region, image_id in zip((HOME, WEST, EU), (source, *copies), strict=True):
+        image = account.ec2(region).describe_images(ImageIds=[image_id])["Images"][0]
+        assert PROTECTED_TAG in tags_of(image) and tags_of(image)[FAMILY_TAG] == "web"
+        permissions = account.ec2(region).describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+        assert {"UserId": "111111111111"} in permissions["LaunchPermissions"]

@@ -103,7 +103,7 @@ def test_a_sweep_of_several_hundred_amis_reads_pages_and_writes_once_per_change(
     ops = calls.by_operation()
     templates = sum(seeded.launch_templates.values())
     planned = report.plan.summary()["actions"]
-    finishing = planned.get("FinishImage", 0)
+    finishing = planned.get("FinishListedImage", 0)
     for read in ("DescribeImages", "DescribeInstances", "DescribeLaunchTemplates",
                  "DescribeLaunchConfigurations", "DescribeAutoScalingGroups"):  # fmt: skip
         assert ops[read] == 3, (read, ops[read])  # one page per region at this size

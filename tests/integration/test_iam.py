@@ -146,6 +146,8 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
         world.sweep(days=6)
         world.account.faults.fail("DeregisterImage", "InvalidParameter", times=1)  # the fallback path
         world.sweep(days=11)
+        # a policy that does not say how its AMIs are shared: the launch permissions of what is due are read
+        world.sweep(days=12, policy=sweep_policy(account, shared=False))
     assert not world.exists(images[0])
     return calls.iam_actions()
 

@@ -364,7 +364,7 @@ def test_a_copy_made_by_another_tool_is_adopted_by_its_ancestry_and_never_copied
     assert set(finished) == {newest.image_id, newest_copy.image_id}
     adopt = f"adopt (a copy of {newest.image_id} by EC2's ancestry)"
     assert finished[newest_copy.image_id].describe().startswith(adopt)
-    assert finished[newest_copy.image_id].snapshot_tags is None  # its snapshots were not listed: read per image
+    assert finished[newest_copy.image_id].snapshot_tags == {}  # its snapshots were not listed: tagged, not read
     tagged = {i for a in actions(plan, AddLineageTags) for i in a.image_ids}
     assert tagged == {old.image_id, old_copy.image_id}
     # the adopted version retires in this run, in both regions, as a product-built one would

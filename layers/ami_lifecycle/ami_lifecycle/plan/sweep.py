@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 
 from ..act.adopt import AddLineageTags
 from ..act.base import Action
-from ..act.finish import FinishImage
+from ..act.finish import FinishListedImage
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ..act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
 from ..model.image import FAMILY_TAG, PROTECTED_TAG, VERSION_TAG, Image, parse_time
-from ..model.inventory import SNAPSHOTS, Fleet, RegionInventory
+from ..model.inventory import Fleet, RegionInventory
 from ..model.plan import DEFERRED, DEREGISTER, DISABLE, RETIREABLE_STATES, Candidates, RegionPlan, SweepPlan
 from ..policy import Policy
 from .desired import DesiredImage, desired_copy, desired_source, protection_digest
@@ -135,8 +135,10 @@ def plan_protection(
                     if member.adopted:
                         plans[image.region].adopted.append(image.image_id)
                         reason = f"adopt ({_adopted_as(member)})"
-                    snapshot_tags = _snapshot_tags(fleet.regions[image.region], image)
-                    plans[image.region].actions.append(FinishImage(image.region, image, desired, snapshot_tags, reason))
+                    snapshots = fleet.regions[image.region].snapshots  # the listing; an unlisted one is tagged
+                    snapshot_tags = {s: snapshots[s].tags for s in image.snapshot_ids if s in snapshots}
+                    finish = FinishListedImage(image.region, image, desired, reason, snapshot_tags)
+                    plans[image.region].actions.append(finish)
                 if not version.kept or retiring or not is_source(member):
                     continue
                 for dr in policy.dr_regions_for(member.match.rule):
@@ -168,14 +170,6 @@ def _adopted_as(member: Member) -> str:
     return f"a copy of {member.lineage[0]} by {how}"
 
 
-def _snapshot_tags(inventory: RegionInventory, image: Image) -> dict[str, dict[str, str]] | None:
-    """The image's snapshots' tags from the region's bulk read; None (read them per image) if that read did not
-    cover them."""
-    if SNAPSHOTS in inventory.unread or any(s not in inventory.snapshots for s in image.snapshot_ids):
-        return None
-    return {s: inventory.snapshots[s].tags for s in image.snapshot_ids}
-
-
 def _desired(member: Member, policy: Policy) -> DesiredImage:
     if is_source(member):
         return desired_source(member.image, member.match, policy)
@@ -198,7 +192,7 @@ def _lost_source(member: Member) -> Image:
 
 _ORDER = (
     CopyImage,
-    FinishImage,
+    FinishListedImage,
     AddLineageTags,
     DeprecateImage,
     CreateImageUsageReport,
