@@ -19,15 +19,18 @@ import boto3
 from botocore.config import Config
 from moto import mock_aws
 
+from ami_lifecycle.act.finish import FinishImage, FinishListedImage
 from ami_lifecycle.aws.clients import ClientFactory
 from ami_lifecycle.aws.launch_template_table import LaunchTemplateTable
 from ami_lifecycle.flows import sweep
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.fleet_seed import USAGE_TABLE, FleetShape, SeededFleet, build_fleet
-from ami_lifecycle.local.seed import create_launch_template_table
+from ami_lifecycle.local.seed import create_launch_template_table, register_ami
+from ami_lifecycle.plan.desired import desired_copy
 from ami_lifecycle.policy import Policy, parse_policy
 from ami_lifecycle.read.fleet import usage_reader
+from ami_lifecycle.read.region import read_image
 
 HOME, DR = "us-east-1", "us-west-2"
 # 300 sources and their 300 copies: 10 families of 30 versions, in the home region and one DR region
@@ -139,7 +142,54 @@ def adoption_bench() -> dict[str, Settled]:
             clients = ClientFactory(config=Config(retries={"mode": "standard"}))
             results[history] = settle(adoption_policy(), clients, history, datetime.now(UTC))
     print_adoption(results)
+    print_finish_costs(finish_costs())
     return results
+
+
+def finish_costs() -> dict[str, Counter[str]]:
+    """Calls to finish one adopted copy with two snapshots, shared with an account (launch and volume
+    permissions): as an AMI event does it (read what is set, add what is missing) and as the sweep does it
+    (snapshot tags from its listing, permissions added without reading)."""
+    policy = parse_policy(f"""
+home_region: {HOME}
+dr_regions: [{{region: {DR}}}]
+defaults: {{sharing: {{accounts: ["111111111111"], snapshot_permissions: true}}}}
+managed_images:
+  - {{name: golden, select: {{tags: {{Family: "*"}}}}, family: {{tag: Family}}, version: {{tag: Version}}}}
+""")
+    costs: dict[str, Counter[str]] = {}
+    with mock_aws():
+        fidelity.install()
+        clients = ClientFactory(config=Config(retries={"mode": "standard"}))
+        source_id = register_ami(
+            clients.ec2(HOME), "web-1.0.0", {"Family": "web", "Version": "1"}, volume_sizes=(8, 20)
+        )
+        source = read_image(clients, HOME, source_id)
+        assert source is not None
+        match = policy.match(source.name, source.tags, source.creation_date)
+        assert match is not None
+        desired = desired_copy(source, match, policy)
+        for way in ("event", "sweep"):
+            ec2 = clients.ec2(DR)
+            made = ec2.copy_image(SourceImageId=source_id, SourceRegion=HOME, Name=source.name)
+            fidelity.complete_pending_copies(DR)
+            copy = read_image(clients, DR, made["ImageId"])
+            assert copy is not None
+            listed: dict[str, dict[str, str]] = {s: {} for s in copy.snapshot_ids}  # a Packer copy's: untagged
+            action = FinishImage(DR, copy, desired)
+            if way == "sweep":
+                action = FinishListedImage(DR, copy, desired, "", listed)
+            with record_calls() as recorder:
+                action.apply(clients)
+            costs[way] = Counter(c.operation for c in recorder.calls)
+    return costs
+
+
+def print_finish_costs(costs: dict[str, Counter[str]]) -> None:
+    print("\nFinishing one adopted copy (2 snapshots, shared with one account, volume permissions too)")
+    for way, label in (("event", "AMI event: read, add what is missing"), ("sweep", "sweep: listed, added unread")):
+        ops = ", ".join(f"{op} {n}" for op, n in sorted(costs[way].items()))
+        print(f"  {label:<40}{sum(costs[way].values()):>3} calls ({ops})")
 
 
 def print_adoption(results: dict[str, Settled]) -> None:

@@ -90,6 +90,7 @@ class SweepPlan:
             "actions": dict(sorted(counts.items())),
             "blocked": {r: p.blocked for r, p in self.regions.items() if p.blocked},
             "usage_reports_backlog": {r: n for r, p in self.regions.items() if (n := p.usage_reports_backlog)},
+            "adopted": {r: n for r, p in self.regions.items() if (n := len(p.adopted))},
         }
 
 
