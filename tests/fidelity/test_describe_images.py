@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import HOME
+from .conftest import DR, EU, HOME
 
 if TYPE_CHECKING:
     from .conftest import LocalAws
@@ -110,3 +110,26 @@ def test_disabling_an_unknown_image_is_refused(aws: LocalAws) -> None:
         aws.ec2(HOME).disable_image(ImageId="ami-0123456789abcdef0")
     # Then the request fails with the AMI id error
     assert excinfo.value.response["Error"]["Code"] == "InvalidAMIID.NotFound"
+
+
+def test_ancestry_filters_find_copies_whoever_made_them(aws: LocalAws) -> None:
+    """EC2 DescribeImages, Filters: `source-image-id` - the ID of the source AMI from which the AMI was created;
+    `source-image-region` - the Region of the source AMI. An image that is not a copy matches neither."""
+    # Given a source at home, its copy in the DR region, a copy of that copy in a third region, and an image
+    # registered in the DR region from snapshots (no ancestry)
+    source = aws.source_image()
+    copy_id = aws.ec2(DR).copy_image(SourceImageId=source.image_id, SourceRegion=HOME, Name="web-1.0.0")["ImageId"]
+    copy_of_copy = aws.ec2(EU).copy_image(SourceImageId=copy_id, SourceRegion=DR, Name="web-1.0.0")["ImageId"]
+    registered = aws.source_image(DR)
+
+    def found(region: str, name: str, value: str) -> list[str]:
+        images = aws.ec2(region).describe_images(Owners=["self"], Filters=[{"Name": name, "Values": [value]}])
+        return [i["ImageId"] for i in images["Images"]]
+
+    # Then each filter selects by the image's own SourceImageId / SourceImageRegion, and nothing else
+    assert found(DR, "source-image-id", source.image_id) == [copy_id]
+    assert found(DR, "source-image-region", HOME) == [copy_id]
+    assert found(EU, "source-image-id", copy_id) == [copy_of_copy]
+    assert found(EU, "source-image-region", HOME) == []
+    assert found(HOME, "source-image-id", source.image_id) == []
+    assert registered.image_id not in found(DR, "source-image-region", HOME)

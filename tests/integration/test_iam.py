@@ -149,6 +149,8 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
         room = 50 - len((world.image(images[0]) or {}).get("Tags", []))
         world.ec2().create_tags(Resources=[images[0]], Tags=[{"Key": f"cost-{i}", "Value": "x"} for i in range(room)])
         world.sweep(days=11)
+        # a policy that does not say how its AMIs are shared: the launch permissions of what is due are read
+        world.sweep(days=12, policy=sweep_policy(account, shared=False))
     assert not world.exists(images[0])
     return calls.iam_actions()
 

@@ -418,7 +418,7 @@ def test_a_build_whose_event_was_lost_is_protected_and_copied_by_the_sweep(world
 
     first = world.sweep()
 
-    assert first.results[HOME].applied["FinishImage"] == 1
+    assert first.results[HOME].applied["FinishListedImage"] == 1
     assert first.results[WEST].applied["CopyImage"] == 1 and first.results[EU].applied["CopyImage"] == 1
     assert tags_of(world.image(lost))["ami-lifecycle:family"] == "api"
     launch = world.ec2().describe_image_attribute(ImageId=lost, Attribute="launchPermission")["LaunchPermissions"]
@@ -427,7 +427,7 @@ def test_a_build_whose_event_was_lost_is_protected_and_copied_by_the_sweep(world
     # When the copies become available (their events are lost too), the next sweep finishes them
     fidelity.complete_pending_copies()
     second = world.sweep()
-    assert second.plan.summary()["actions"] == {"FinishImage": 2}
+    assert second.plan.summary()["actions"] == {"FinishListedImage": 2}
     for region, copy_id in world.copies(lost).items():
         shared = world.ec2(region).describe_image_attribute(ImageId=copy_id, Attribute="launchPermission")
         assert {"UserId": "111111111111"} in shared["LaunchPermissions"]

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import replace
 from datetime import datetime
 
+from ami_lifecycle.act.adopt import AddLineageTags
 from ami_lifecycle.act.base import Action
 from ami_lifecycle.act.finish import FinishImage
 from ami_lifecycle.act.protect import CopyImage
@@ -67,6 +68,9 @@ def _apply(action: Action, inventory: RegionInventory, now: datetime) -> None:
             if snapshot_id in snapshots:
                 snapshot = snapshots[snapshot_id]
                 snapshots[snapshot_id] = replace(snapshot, tags=snapshot.tags | action.desired.snapshot_tags)
+    elif isinstance(action, AddLineageTags):
+        for image_id in action.image_ids:
+            images[image_id] = replace(images[image_id], tags=images[image_id].tags | action.tags)
     elif isinstance(action, DeprecateImage):
         image = images[action.image_id]
         images[image.image_id] = replace(image, deprecation_time=ec2_time(action.deprecate_at))

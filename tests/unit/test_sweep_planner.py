@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ami_lifecycle.act.adopt import AddLineageTags
 from ami_lifecycle.act.finish import FinishImage
 from ami_lifecycle.act.protect import CopyImage
 from ami_lifecycle.act.retire import DeprecateImage, DeregisterImage, DisableImage, MarkRetired
@@ -237,15 +238,22 @@ def test_a_pending_build_does_not_push_the_newest_available_version_out() -> Non
     assert plan.actions == []
 
 
-def test_an_image_the_events_missed_is_finished_before_it_can_retire() -> None:
+def test_an_image_the_events_missed_gets_its_lineage_tags_before_it_retires_in_the_same_run() -> None:
     account = Account(policy("keep_latest: 1", dr=False))
     missed = account.source(1, days_ago=60, finished=False, deprecated=NOW - timedelta(days=90))
     account.source(2, days_ago=1)
 
     plan = account.plan()
 
-    assert FAMILY_TAG not in missed.tags and actions(plan, DeregisterImage) == []
-    assert "lineage tags" in status(plan, missed)[1]
+    tagging = actions(plan, AddLineageTags)
+    assert FAMILY_TAG not in missed.tags and [a.image_ids for a in tagging] == [(missed.image_id,)]
+    assert tagging[0].tags == {FAMILY_TAG: "web"}  # the version comes from its name, whatever happens later
+    assert [a.image_id for a in actions(plan, DeregisterImage)] == [missed.image_id]
+    # tagged first, and the retirement writes are not attempted if the tagging failed
+    order = [type(a) for a in plan.regions[HOME].actions]
+    assert order.index(AddLineageTags) < order.index(DeregisterImage)
+    assert AddLineageTags in DeregisterImage.requires and AddLineageTags in DeprecateImage.requires
+    assert actions(plan, FinishImage) == [] and plan.regions[HOME].adopted == [missed.image_id]
 
 
 def test_images_the_product_does_not_manage_get_no_decision() -> None:
@@ -282,12 +290,19 @@ def test_missing_copies_are_started_only_for_versions_within_retention() -> None
     assert [(a.source_image_id, a.region) for a in actions(plan, CopyImage)] == [(newest.image_id, DR)]
 
 
-def test_an_image_deprecated_by_hand_before_it_was_ever_finished_is_still_finished() -> None:
+def test_an_image_deprecated_by_hand_before_it_was_ever_finished_gets_only_its_lineage_tags() -> None:
+    """Beyond retention it is not shared or marked protected any more: it needs what retires it and what
+    recognises it later: its family (its version comes from its name)."""
     account = Account(policy("keep_latest: 1", dr=False))
     never_finished = account.source(1, days_ago=60, finished=False, deprecated=NOW - timedelta(days=1))
     account.source(2, days_ago=1)
 
-    assert [a.image.image_id for a in actions(account.plan(), FinishImage)] == [never_finished.image_id]
+    plan = account.plan()
+
+    assert actions(plan, FinishImage) == []
+    assert [(a.image_ids, a.tags) for a in actions(plan, AddLineageTags)] == [
+        ((never_finished.image_id,), {FAMILY_TAG: "web"})
+    ]
 
 
 def test_a_snapshot_shared_only_by_images_deregistered_together_is_marked_once_and_goes_with_them() -> None:
@@ -322,3 +337,93 @@ def test_of_the_deferred_backlog_only_the_next_in_line_are_candidates() -> None:
 
     assert candidates.due == {old[0].image_id, old[1].image_id}
     assert candidates.deferred == {old[2].image_id, old[3].image_id}  # the next two in line; the rest wait
+
+
+def _packer_copy(account: Account, source: Image, source_region: str = HOME, region: str = DR,
+                 deprecated: datetime | None = None) -> Image:  # fmt: skip
+    """A copy another tool made: the build's own tags, EC2's ancestry, no lineage tags."""
+    account.count += 1
+    return account.add(Image(
+        f"ami-{account.count:017x}", region, source.owner_id, source.name, "available", source.creation_date,
+        {"managed": "true"}, (f"snap-{account.count:017x}",), source.image_id, source_region,
+        deprecation_time=ec2_time(deprecated) if deprecated else None,
+    ))  # fmt: skip
+
+
+def test_a_copy_made_by_another_tool_is_adopted_by_its_ancestry_and_never_copied_again() -> None:
+    account = Account(policy("keep_latest: 1"))
+    old = account.source(1, days_ago=60, finished=False, deprecated=NOW - timedelta(days=90))
+    newest = account.source(2, days_ago=1, finished=False)
+    old_copy = _packer_copy(account, old, deprecated=NOW - timedelta(days=90))
+    newest_copy = _packer_copy(account, newest)
+
+    plan = account.plan()
+
+    assert actions(plan, CopyImage) == []
+    finished = {a.image.image_id: a for a in actions(plan, FinishImage)}
+    assert set(finished) == {newest.image_id, newest_copy.image_id}
+    adopt = f"adopt (a copy of {newest.image_id} by EC2's ancestry)"
+    assert finished[newest_copy.image_id].describe().startswith(adopt)
+    assert finished[newest_copy.image_id].snapshot_tags == {}  # its snapshots were not listed: tagged, not read
+    tagged = {i for a in actions(plan, AddLineageTags) for i in a.image_ids}
+    assert tagged == {old.image_id, old_copy.image_id}
+    # the adopted version retires in this run, in both regions, as a product-built one would
+    assert {a.image_id for a in actions(plan, DeregisterImage)} == {old.image_id, old_copy.image_id}
+    assert sorted(plan.regions[DR].adopted) == sorted([old_copy.image_id, newest_copy.image_id])
+
+
+def test_an_adopted_copy_is_kept_while_its_source_is_in_use() -> None:
+    account = Account(policy("keep_latest: 1"))
+    old = account.source(1, days_ago=60, finished=False, deprecated=NOW - timedelta(days=90))
+    account.source(2, days_ago=1)
+    old_copy = _packer_copy(account, old, deprecated=NOW - timedelta(days=90))
+    account.regions[HOME].references[old.image_id] = [Reference("instance", "i-0123 (running)")]
+
+    plan = account.plan()
+
+    assert actions(plan, DeregisterImage) == []
+    assert status(plan, old_copy)[0] == "keep" and "kept with its source" in status(plan, old_copy)[1]
+
+
+def test_copies_of_copies_and_images_registered_by_hand_are_not_adopted_and_the_product_copies_anyway() -> None:
+    account = Account(policy("keep_latest: 1"))
+    newest = account.source(2, days_ago=1)
+    # a copy of a DR copy into the same DR region (its SourceImageRegion is a DR region), and an image
+    # registered in the DR region from snapshots: no ancestry at all
+    dr_copy = _packer_copy(account, newest)
+    copy_of_copy = _packer_copy(account, dr_copy, source_region=DR)
+    account.count += 1
+    by_hand = account.add(Image(f"ami-{account.count:017x}", DR, "123456789012", "web-2", "available",
+                                ec2_time(NOW), {"managed": "true"}, (f"snap-{account.count:017x}",)))  # fmt: skip
+    del account.regions[DR].images[dr_copy.image_id]  # only the copy of the copy and the registered image remain
+
+    plan = account.plan()
+
+    assert [(a.source_image_id, a.region) for a in actions(plan, CopyImage)] == [(newest.image_id, DR)]
+    assert plan.regions[DR].unmanaged == 2 and plan.regions[DR].adopted == []
+    assert not any(d.image_id in (copy_of_copy.image_id, by_hand.image_id) for d in plan.regions[DR].decisions)
+
+
+def test_a_copy_whose_source_is_gone_is_adopted_only_if_the_policy_names_its_version_without_dates() -> None:
+    by_name = Account(policy("keep_latest: 1"))
+    gone = by_name.source(1, days_ago=60, deprecated=NOW - timedelta(days=90))
+    by_name.source(2, days_ago=1)
+    orphan = _packer_copy(by_name, gone, deprecated=NOW - timedelta(days=90))
+    del by_name.regions[HOME].images[gone.image_id]
+    by_date = Account(parse_policy("""
+home_region: us-east-1
+dr_regions: [{region: us-west-2}]
+defaults: {retention: {keep_latest: 1}}
+managed_images:
+  - name: golden
+    select: {tags: {managed: "true"}, name_pattern: '(?P<family>[a-z]+)-\\d+'}
+    family: {name_group: family}
+"""))
+    by_date.regions[DR].images[orphan.image_id] = orphan
+
+    named, dated = by_name.plan(), by_date.plan()
+
+    assert by_date.policy.managed_images[0].version is None
+    assert [a.image_id for a in actions(named, DeregisterImage)] == [orphan.image_id]
+    # its creation date would be the copy's, not the version's: left alone, counted as unmanaged
+    assert dated.actions == [] and dated.regions[DR].unmanaged == 1

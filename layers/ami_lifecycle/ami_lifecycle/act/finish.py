@@ -1,14 +1,18 @@
-"""Finishing an image: the one write that reads first, because permissions are read per image and only
-for the images that need them (the sweep knows from the protected mark which ones do)."""
+"""Finishing an image. An AMI event reads what is set on its image (snapshot tags, permissions) and adds only
+what is missing: the event is the moment to verify. The sweep reads nothing per image: it already listed every
+snapshot with its tags, and it adds the permissions the policy asks for without reading them (adding a
+permission that is there changes nothing, and costs no more than reading it would)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from aws_lambda_powertools import Logger
 
 from ..aws.clients import ClientFactory
 from ..model.image import Image
+from ..model.inventory import ImageState
 from ..plan.desired import DesiredImage
 from ..plan.protect import plan_finish, tags_left_out
 from ..read.images import read_image_state
@@ -28,8 +32,9 @@ class FinishImage(Action):
 
     image: Image
     desired: DesiredImage = field(compare=False)
+    reason: str = field(default="", compare=False)  # why it is finished, when it says more than "unfinished"
 
-    permissions = (
+    permissions: ClassVar[tuple[str, ...]] = (
         "ec2:DescribeSnapshots",
         "ec2:DescribeImageAttribute",
         "ec2:DescribeSnapshotAttribute",
@@ -39,7 +44,7 @@ class FinishImage(Action):
     )
 
     def apply(self, clients: ClientFactory) -> Applied:
-        state = read_image_state(clients.ec2(self.region), self.image, self.desired.sharing)
+        state = self._state(clients)
         actions = plan_finish(self.image, state, self.desired)
         left_out = tags_left_out(self.image, state, self.desired)
         if left_out:
@@ -51,5 +56,27 @@ class FinishImage(Action):
         note = (f" -> {done}" if done else "") + (f" ({left_out})" if left_out else "")
         return Applied(note=note, changed=bool(actions))
 
+    def _state(self, clients: ClientFactory) -> ImageState:
+        return read_image_state(clients.ec2(self.region), self.image, self.desired.sharing)
+
     def describe(self) -> str:
+        if self.reason:
+            return f"{self.reason}: finish protecting {self.image.image_id}"
         return f"finish protecting {self.image.image_id}"
+
+
+@dataclass(frozen=True)
+class FinishListedImage(FinishImage):
+    """The sweep's finishing: the snapshot tags come from its listing (a snapshot it did not list is tagged
+    regardless), and every permission the policy asks for is added, without a read of this image's own."""
+
+    snapshot_tags: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
+
+    permissions: ClassVar[tuple[str, ...]] = (
+        *TagResources.permissions,
+        *AddLaunchPermissions.permissions,
+        *AddSnapshotVolumePermissions.permissions,
+    )
+
+    def _state(self, clients: ClientFactory) -> ImageState:
+        return ImageState(self.snapshot_tags)

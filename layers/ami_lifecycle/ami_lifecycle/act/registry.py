@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from .adopt import AddLineageTags
 from .base import Action
-from .finish import FinishImage
+from .finish import FinishImage, FinishListedImage
 from .launches import PublishAlert, RecordLaunch
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
@@ -19,7 +20,8 @@ IMAGE_AVAILABLE_ACTIONS: tuple[type[Action], ...] = (
 LAUNCH_ACTIONS: tuple[type[Action], ...] = (RecordLaunch, TagResources, PublishAlert)
 SWEEP_ACTIONS: tuple[type[Action], ...] = (
     CopyImage,
-    FinishImage,
+    FinishListedImage,
+    AddLineageTags,
     DeprecateImage,
     DisableImage,
     MarkRetired,

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from ..aws.clients import ClientFactory, error_code
 from ..model.image import RECYCLE_TAG, RECYCLE_VALUE, RETIRED_TAG, tag_list
+from .adopt import AddLineageTags
 from .base import Action, Applied
 from .usage import CreateImageUsageReport
 
@@ -29,6 +30,8 @@ class DeprecateImage(Action):
     deprecate_at: datetime
 
     permissions = ("ec2:EnableImageDeprecation",)
+    # An adopted image is deprecated in the run that tags it: only once its family tag is on.
+    requires = (AddLineageTags,)
 
     def apply(self, clients: ClientFactory) -> Applied:
         clients.ec2(self.region).enable_image_deprecation(ImageId=self.image_id, DeprecateAt=self.deprecate_at)
@@ -46,7 +49,7 @@ class DisableImage(Action):
 
     permissions = ("ec2:DisableImage",)
     # A usage report the run could not ask for stops removal in the region, as one it could not read does.
-    requires = (CreateImageUsageReport,)
+    requires = (CreateImageUsageReport, AddLineageTags)
 
     def apply(self, clients: ClientFactory) -> Applied:
         clients.ec2(self.region).disable_image(ImageId=self.image_id)
@@ -126,7 +129,7 @@ class DeregisterImage(Action):
     restorable_until: datetime | None = None  # from the Recycle Bin, when the stack keeps retired AMIs there
 
     permissions = ("ec2:DeregisterImage", "ec2:DeleteSnapshot")
-    requires = (CreateImageUsageReport, MarkRetired)
+    requires = (CreateImageUsageReport, MarkRetired, AddLineageTags)
 
     def apply(self, clients: ClientFactory) -> Applied:
         codes = self._deregister(clients.ec2(self.region))

@@ -112,14 +112,14 @@ def handle_image_available(
     if image.made_by_aws_backup:
         return _skip(image_id, region, "made by AWS Backup, which manages it itself", log)
 
-    lineage = image.copied_from
     if region == policy.home_region:
-        if lineage:
+        if lineage := image.copied_from:
             return _skip(image_id, region, f"a copy of {lineage[0]} ({lineage[1]}); copies are never copied", log)
         outcome = _protect_source(image, policy, clients)
     else:
-        if not lineage:
-            return _skip(image_id, region, "not a copy made by this product; DR regions are never a source", log)
+        # A copy by its lineage tags or, whoever made it, by EC2's ancestry: a copy of a managed source is adopted.
+        if not (lineage := image.copy_of):
+            return _skip(image_id, region, "not a copy; DR regions are never a source", log)
         outcome = _finish_copy(image, lineage, policy, clients)
 
     if outcome.status != "skipped":

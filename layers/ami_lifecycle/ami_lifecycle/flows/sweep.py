@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..act.executor import RegionResult, apply_plan
-from ..act.finish import FinishImage
+from ..act.finish import FinishListedImage
 from ..act.protect import CopyImage
 from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
 from ..aws.clients import ClientFactory
@@ -125,7 +125,7 @@ def run_sweep(
 
 _APPLIED_METRICS = {
     CopyImage.__name__: "CopiesStarted",
-    FinishImage.__name__: "ImagesFinished",
+    FinishListedImage.__name__: "ImagesFinished",
     DeprecateImage.__name__: "AmisDeprecated",
     DisableImage.__name__: "AmisDisabled",
     DeregisterImage.__name__: "AmisDeregistered",

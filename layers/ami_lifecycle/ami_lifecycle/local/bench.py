@@ -28,6 +28,7 @@ from ami_lifecycle.local.seed import register_ami
 from ami_lifecycle.model.events import parse_ami_state_change
 from ami_lifecycle.policy import Policy, parse_policy
 
+from .bench_adoption import adoption_bench
 from .bench_sweep import SWEEP_FLEETS, sweep_fleet
 
 HOME = "us-east-1"
@@ -159,6 +160,7 @@ def main() -> int:
     launch_batch(launches=1000, amis=5)
     for shape in SWEEP_FLEETS:
         sweep_fleet(shape)
+    adoption_bench()
     return 0
 
 

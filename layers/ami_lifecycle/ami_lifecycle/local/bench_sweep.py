@@ -277,7 +277,7 @@ def _print_runs(runs: list[SweepRun], planner_cpu: float, hot_spot: str) -> None
     )
     for operation in READ_OPERATIONS:
         row(f"  {operation}", lambda r, op=operation: r.pages(op))
-    row("planned: copy / finish", lambda r: _planned(r, "CopyImage", "FinishImage"))
+    row("planned: copy / finish", lambda r: _planned(r, "CopyImage", "FinishListedImage"))
     row("planned: deprecate / disable", lambda r: _planned(r, "DeprecateImage", "DisableImage"))
     row("planned: deregister / deferred", lambda r: _statuses(r, DEREGISTER, DEFERRED))
     row("planned: orphaned snapshots", lambda r: _planned(r, "DeleteSnapshot"))
@@ -327,7 +327,7 @@ def _print_checks(seeded: SeededFleet, runs: list[SweepRun]) -> None:
     due = sum(p.count(DEREGISTER) + p.count(DEFERRED) for p in dry.plan.regions.values())
     compare = {
         "copy": planned["CopyImage"],
-        "finish": planned["FinishImage"],
+        "finish": planned["FinishListedImage"],
         "deprecate": planned["DeprecateImage"],
         "disable": planned["DisableImage"],
         "deregister due": due,
@@ -342,7 +342,7 @@ def _print_checks(seeded: SeededFleet, runs: list[SweepRun]) -> None:
         problems.append(f"UNSAFE: {len(unsafe)} AMIs in use disabled or deregistered (e.g. {unsafe[0]} in "
                         f"{example.region}: {'; '.join(seeded.protected(example))})")  # fmt: skip
     repeated = Counter(type(a).__name__ for a in after.plan.actions) & Counter(
-        {"CopyImage": 1 << 30, "FinishImage": 1 << 30, "DeprecateImage": 1 << 30, "DisableImage": 1 << 30}
+        {"CopyImage": 1 << 30, "FinishListedImage": 1 << 30, "DeprecateImage": 1 << 30, "DisableImage": 1 << 30}
     )
     if repeated:
         problems.append(f"the next run plans again: {dict(repeated)}")

@@ -117,6 +117,16 @@ class Image:
             return source_id, source_region
         return None
 
+    @property
+    def copy_of(self) -> tuple[str, str] | None:
+        """(source image id, source region) of any copy, whoever made it: the lineage tags where they are,
+        else EC2's own ancestry (SourceImageId/SourceImageRegion, set by CopyImage on every copy)."""
+        if self.copied_from:
+            return self.copied_from
+        if self.source_image_id and self.source_region:
+            return self.source_image_id, self.source_region
+        return None
+
     def deprecated_at(self, now: datetime) -> datetime | None:
         """When the image was deprecated, if its deprecation time has passed."""
         when = parse_time(self.deprecation_time)

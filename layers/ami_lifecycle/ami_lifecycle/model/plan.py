@@ -63,6 +63,7 @@ class RegionPlan:
     usage_reports_backlog: int = 0  # usage reports wanted beyond this run's cap
     used_elsewhere: list[str] = field(default_factory=list)  # past their grace period, used in other accounts
     notes: list[str] = field(default_factory=list)  # what the plan cannot do as asked, e.g. tags left out
+    adopted: list[str] = field(default_factory=list)  # managed images the product tags for the first time
 
     def count(self, status: str) -> int:
         return sum(d.status == status for d in self.decisions)
@@ -91,6 +92,7 @@ class SweepPlan:
             "blocked": {r: p.blocked for r, p in self.regions.items() if p.blocked},
             "usage_reports_backlog": {r: n for r, p in self.regions.items() if (n := p.usage_reports_backlog)},
             "notes": {r: p.notes for r, p in self.regions.items() if p.notes},
+            "adopted": {r: n for r, p in self.regions.items() if (n := len(p.adopted))},
         }
 
 

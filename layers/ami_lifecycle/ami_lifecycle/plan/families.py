@@ -18,6 +18,12 @@ class Member:
     image: Image
     match: Match
     source: Image | None  # the home image this is a copy of, if it still exists
+    lineage: tuple[str, str] | None = None  # (source id, region) of a copy, by its lineage tags or EC2's ancestry
+
+    @property
+    def adopted(self) -> bool:
+        """Managed, but never tagged by the product: built, copied or retired by something else so far."""
+        return FAMILY_TAG not in self.image.tags
 
 
 @dataclass
@@ -73,21 +79,31 @@ def _copy_member(
     image: Image, home: RegionInventory, policy: Policy, sources: dict[str, tuple[Image, Match]]
 ) -> Member | None:
     """A DR image is managed only as a copy of a managed home source, or, once that source is gone, as a
-    copy that carries this product's lineage and is still selected by a rule. The copy of a source that
-    still exists but is no longer managed is left alone, like its source."""
-    lineage = image.copied_from
+    copy whose lineage says which managed version it is. The copy of a source that still exists but is no
+    longer managed is left alone, like its source.
+
+    A copy is known by the product's lineage tags or, whoever made it (Packer, DLM, a script), by EC2's own
+    ancestry: such a copy is adopted. A copy of a copy (its source is in another DR region) and an image
+    registered from snapshots (no ancestry) are not copies of a managed version."""
+    lineage = image.copy_of
     if lineage is None or lineage[1] != home.region or image.made_by_aws_backup:
         return None
     if lineage[0] in sources:
         source, match = sources[lineage[0]]
-        return Member(image, match, source)
+        return Member(image, match, source, lineage)
     if lineage[0] in home.images:
         return None
     selected = _match(policy, image)
-    if selected is None or FAMILY_TAG not in image.tags or VERSION_TAG not in image.tags:
+    if selected is None:
         return None
-    # Its lineage tags say which version it is; its own name and creation date would say something else.
-    return Member(image, Match(selected.rule, image.tags[FAMILY_TAG], image.tags[VERSION_TAG]), None)
+    if FAMILY_TAG in image.tags and VERSION_TAG in image.tags:
+        # Its lineage tags say which version it is; its own name and creation date would say something else.
+        return Member(image, Match(selected.rule, image.tags[FAMILY_TAG], image.tags[VERSION_TAG]), None, lineage)
+    if image.copied_from is None and selected.rule.version is not None:
+        # Known by EC2's ancestry only: its own name or tags name the version (a creation date would be the
+        # copy's, not the version's).
+        return Member(image, selected, None, lineage)
+    return None
 
 
 def _add(versions: dict[tuple[str, str], dict[str, Version]], member: Member) -> None:
@@ -99,7 +115,7 @@ def _add(versions: dict[tuple[str, str], dict[str, Version]], member: Member) ->
 
 
 def is_source(member: Member) -> bool:
-    return member.source is None and not member.image.copied_from
+    return member.lineage is None
 
 
 def image_decision(

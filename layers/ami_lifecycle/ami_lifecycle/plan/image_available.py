@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from ..act.base import Action
 from ..act.finish import FinishImage
-from ..model.image import Image
+from ..model.image import FAMILY_TAG, Image
 from ..policy import DrRegion, Match, Policy
-from .desired import desired_copy, desired_source
+from .desired import DesiredImage, desired_copy, desired_source
 from .protect import plan_copy
 
 
@@ -43,8 +43,14 @@ def plan_source(source: Image, match: Match, policy: Policy, copies: dict[str, l
 def plan_copy_finish(copy: Image, source: Image, match: Match, policy: Policy) -> RegionStep:
     desired = desired_copy(source, match, policy)
     step = RegionStep(copy.region, copy.image_id, tags_left_out=desired.left_out)
-    step.actions.append(FinishImage(copy.region, copy, desired))
+    step.actions.append(_finish_copy(copy, source, desired))
     return step
+
+
+def _finish_copy(copy: Image, source: Image, desired: DesiredImage) -> FinishImage:
+    """A copy another tool made (EC2's ancestry, no lineage tags) is adopted: finished like the product's own."""
+    adopt = f"adopt (a copy of {source.image_id} by EC2's ancestry)" if FAMILY_TAG not in copy.tags else ""
+    return FinishImage(copy.region, copy, desired, reason=adopt)
 
 
 def _copy_step(source: Image, match: Match, dr: DrRegion, copies: list[Image], policy: Policy) -> RegionStep:
@@ -61,5 +67,5 @@ def _copy_step(source: Image, match: Match, dr: DrRegion, copies: list[Image], p
         step.image_id = decision.existing.image_id
         desired = desired_copy(source, match, policy)
         step.tags_left_out = desired.left_out
-        step.actions.append(FinishImage(dr.region, decision.existing, desired))
+        step.actions.append(_finish_copy(decision.existing, source, desired))
     return step

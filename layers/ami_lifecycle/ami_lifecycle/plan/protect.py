@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..act.adopt import AddLineageTags
 from ..act.base import Action
 from ..act.protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from ..model.image import MAX_USER_TAGS, PROTECTED_TAG, SNAPSHOT_MARKS, Image, copy_client_token
@@ -132,3 +133,19 @@ def _plan_tags(image: Image, state: ImageState, desired: DesiredImage) -> tuple[
     if image_missing:
         actions.insert(0, TagResources(image.region, (image.image_id,), image_missing))
     return actions, final_image_tags
+
+
+def plan_lineage_tags(region: str, wanted: dict[str, dict[str, str]]) -> list[AddLineageTags]:
+    """As few CreateTags as cover `wanted` (image id -> tags it needs): one per distinct tag set, or one per
+    distinct tag (key and value) when that is fewer. Versions differ per image, but a family's images share
+    the family tag, and families often share version labels."""
+    by_set: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    by_tag: dict[tuple[str, str], list[str]] = {}
+    for image_id, tags in sorted(wanted.items()):
+        by_set.setdefault(tuple(sorted(tags.items())), []).append(image_id)
+        for pair in sorted(tags.items()):
+            by_tag.setdefault(pair, []).append(image_id)
+    calls = [(ids, dict(pairs)) for pairs, ids in by_set.items()]
+    if len(by_tag) < len(by_set):
+        calls = [(ids, {key: value}) for (key, value), ids in by_tag.items()]
+    return [AddLineageTags(region, tuple(ids), tags) for ids, tags in calls]

@@ -160,9 +160,12 @@ def _plan_image(
     if image.state not in RETIREABLE_STATES:
         plan.decisions.append(image_decision(member, version, KEEP, f"{image.state}: left alone until it is available"))
         return
+    # An adopted image beyond retention gets its lineage tags in this run, before anything retires it
+    # (AddLineageTags, which the retirement writes require): it retires in the same run as a product-built one.
+    tagged = image.tagged_by_product or (member.adopted and not kept and not image.full_of_user_tags)
     deprecate = None
     # The stack's IAM policy lets the sweep deprecate and disable only images that carry the family tag.
-    if target is not None and image.state == "available" and FAMILY_TAG in image.tags:
+    if target is not None and image.state == "available" and tagged:
         when = deprecate_at(target, now)
         current = parse_time(image.deprecation_time)
         if current is None or current > when:
@@ -175,18 +178,18 @@ def _plan_image(
         return
 
     protections = _image_protections(image, fleet, retention, now)
-    source_id = image.copied_from[0] if image.copied_from else None
+    source_id = member.lineage[0] if member.lineage else None
     if source_id and source_protections.get(source_id):
         kinds = ", ".join(sorted({p.kind for p in source_protections[source_id]}))
         protections += (Protection("source-in-use", f"kept with its source {source_id} ({kinds})"),)
 
     deprecated = image.deprecated_at(now)
-    if not image.tagged_by_product and image.full_of_user_tags:
+    if not tagged and image.full_of_user_tags:
         status, reason = KEEP, (
             f"beyond retention, but its {MAX_USER_TAGS} user tags leave no room for {FAMILY_TAG}, which retiring "
             "it needs: remove one of its tags to let it retire"
         )
-    elif not image.tagged_by_product:
+    elif not tagged:
         status, reason = KEEP, "beyond retention; retires once the product's lineage tags are on it"
     elif deprecate is not None:
         status, reason = DEPRECATE, f"beyond retention: deprecated from {deprecate.deprecate_at:%Y-%m-%d %H:%M}"

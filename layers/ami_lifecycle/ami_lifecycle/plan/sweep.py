@@ -12,18 +12,19 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
+from ..act.adopt import AddLineageTags
 from ..act.base import Action
-from ..act.finish import FinishImage
+from ..act.finish import FinishListedImage
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ..act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
-from ..model.image import PROTECTED_TAG, Image, parse_time
+from ..model.image import FAMILY_TAG, MAX_USER_TAGS, PROTECTED_TAG, VERSION_TAG, Image, is_reserved_tag, parse_time
 from ..model.inventory import Fleet, RegionInventory
-from ..model.plan import DEFERRED, DEREGISTER, DISABLE, Candidates, RegionPlan, SweepPlan
+from ..model.plan import DEFERRED, DEREGISTER, DISABLE, RETIREABLE_STATES, Candidates, RegionPlan, SweepPlan
 from ..policy import Policy
 from .desired import DesiredImage, desired_copy, desired_source, protection_digest
 from .families import Member, Version, group_versions, is_source
-from .protect import plan_copy
+from .protect import plan_copy, plan_lineage_tags
 from .retire import plan_deregistrations, plan_family, plan_orphaned_snapshots
 from .usage import plan_usage_reports
 
@@ -98,17 +99,30 @@ def block_incomplete_regions(fleet: Fleet, plans: dict[str, RegionPlan]) -> None
 def plan_protection(
     fleet: Fleet, policy: Policy, versions: dict[tuple[str, str], dict[str, Version]], plans: dict[str, RegionPlan]
 ) -> None:
-    """Protection that an event did not finish, and the missing DR copies of versions within retention."""
+    """Protection that an event did not finish, and the missing DR copies of versions within retention.
+
+    An image the product never tagged (built, copied or retired by something else) is adopted: in a version
+    within retention it is finished like the product's own; beyond retention it only gets the lineage tags it
+    retires with and is known by later, in bulk. A copy is known by its lineage tags or by EC2's ancestry,
+    whoever made it, so a source is never copied again where a copy exists."""
     copies_by_source: dict[tuple[str, str], list[Image]] = defaultdict(list)
     for region, inventory in fleet.regions.items():
         for image in inventory.images.values():
-            if image.copied_from:
-                copies_by_source[image.copied_from[0], region].append(image)
+            if image.copy_of and not image.made_by_aws_backup:
+                copies_by_source[image.copy_of[0], region].append(image)
 
+    lineage_wanted: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)  # region -> image id -> tags
     for by_version in versions.values():
         for version in by_version.values():
             for member in version.members:
                 image = member.image
+                if not version.kept and image.state in RETIREABLE_STATES:
+                    wanted = _retiring_lineage(member, version, image)
+                    if wanted:
+                        lineage_wanted[image.region][image.image_id] = wanted
+                        if member.adopted:
+                            plans[image.region].adopted.append(image.image_id)
+                        continue
                 if image.state != "available":
                     continue
                 retiring = parse_time(image.deprecation_time) is not None
@@ -117,7 +131,14 @@ def plan_protection(
                 if image.tags.get(PROTECTED_TAG) != protection_digest(desired) and (
                     not retiring or not image.tagged_by_product
                 ):
-                    plans[image.region].actions.append(FinishImage(image.region, image, desired))
+                    reason = ""
+                    if member.adopted:
+                        plans[image.region].adopted.append(image.image_id)
+                        reason = f"adopt ({_adopted_as(member)})"
+                    snapshots = fleet.regions[image.region].snapshots  # the listing; an unlisted one is tagged
+                    snapshot_tags = {s: snapshots[s].tags for s in image.snapshot_ids if s in snapshots}
+                    finish = FinishListedImage(image.region, image, desired, reason, snapshot_tags)
+                    plans[image.region].actions.append(finish)
                     if desired.left_out:
                         plans[image.region].notes.append(desired.left_out)
                 if not version.kept or retiring or not is_source(member):
@@ -131,6 +152,29 @@ def plan_protection(
                         plans[dr.region].actions.append(decision.action)
                         if decision.action.left_out:
                             plans[dr.region].notes.append(decision.action.left_out)
+    for region, by_image in lineage_wanted.items():
+        plans[region].actions.extend(plan_lineage_tags(region, by_image))
+
+
+def _retiring_lineage(member: Member, version: Version, image: Image) -> dict[str, str]:
+    """What an image beyond retention needs to retire, and to be known later: its family (the retirement writes
+    are granted on it), the same for all a family's images, so a region's are tagged in one call per family.
+    Its version comes from the policy, or for a copy whose source is gone, from its own name or tags; only where
+    the policy takes versions from creation dates does a copy need its version tag (its date is not the version's)."""
+    lineage = {FAMILY_TAG: version.family}
+    if member.match.rule.version is None and not is_source(member):
+        lineage[VERSION_TAG] = version.version
+    missing = [(k, v) for k, v in lineage.items() if k not in image.tags]
+    # Only what fits beside its tags, the family first: an image with no room is kept, with that reason.
+    room = MAX_USER_TAGS - sum(not is_reserved_tag(k) for k in image.tags)
+    return dict(missing[: max(room, 0)])
+
+
+def _adopted_as(member: Member) -> str:
+    if member.lineage is None:
+        return "a managed source without lineage tags"
+    how = "lineage tags" if member.image.copied_from else "EC2's ancestry"
+    return f"a copy of {member.lineage[0]} by {how}"
 
 
 def _desired(member: Member, policy: Policy) -> DesiredImage:
@@ -141,7 +185,7 @@ def _desired(member: Member, policy: Policy) -> DesiredImage:
 
 def _lost_source(member: Member) -> Image:
     """A copy whose source is gone keeps the lineage it has; an Image that stands in for the source."""
-    source_id, source_region = member.image.copied_from or ("", "")
+    source_id, source_region = member.lineage or ("", "")
     return Image(
         source_id,
         source_region,
@@ -155,7 +199,8 @@ def _lost_source(member: Member) -> Image:
 
 _ORDER = (
     CopyImage,
-    FinishImage,
+    FinishListedImage,
+    AddLineageTags,
     DeprecateImage,
     CreateImageUsageReport,
     ReportUseInOtherAccounts,

@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 
 from ..aws.clients import ClientFactory, error_code
 from ..aws.regions import per_region
-from ..model.image import SOURCE_IMAGE_TAG, Image, tags_of
+from ..model.image import Image, tags_of
 from ..model.inventory import (
     AUTO_SCALING_GROUPS,
     BATCH_COMPUTE_ENVIRONMENTS,
@@ -56,7 +56,7 @@ class Scope:
     """Which images of a region a read covers. The default is the whole region, with what uses its images."""
 
     image_ids: tuple[str, ...] = ()  # these images, of any owner, deprecated and disabled included
-    copies_of: str | None = None  # this account's copies of a source, found by their lineage tag
+    copies_of: str | None = None  # this account's copies of a source, whoever made them (EC2's ancestry)
 
     @property
     def whole_region(self) -> bool:
@@ -138,7 +138,9 @@ def _read_images(ec2: EC2Client, inventory: RegionInventory, scope: Scope) -> No
             pages = paginator.paginate(Filters=by_id, IncludeDeprecated=True, IncludeDisabled=True)
             found += [image for page in pages for image in page["Images"]]
     elif scope.copies_of:
-        lineage: list[FilterTypeDef] = [{"Name": f"tag:{SOURCE_IMAGE_TAG}", "Values": [scope.copies_of]}]
+        # EC2 sets SourceImageId on every copy when CopyImage starts it, the product's (tagged at creation too)
+        # and those of Packer, DLM or a script; CopyImage's ClientToken covers a copy not yet listed.
+        lineage: list[FilterTypeDef] = [{"Name": "source-image-id", "Values": [scope.copies_of]}]
         pages = paginator.paginate(Owners=["self"], IncludeDisabled=True, Filters=lineage)
         found += [image for page in pages for image in page["Images"]]
     else:

@@ -1,18 +1,37 @@
-"""DescribeImages (IncludeDisabled, MaxResults/NextToken) and DisableImage."""
+"""DescribeImages (IncludeDisabled, MaxResults/NextToken, the ancestry filters) and DisableImage."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from moto.core.responses import ActionResult
+from moto.ec2.models.amis import Ami
 from moto.ec2.responses.amis import AmisResponse
 
 from ._common import LOCK, MOTO
 from .pagination import MAX_RESULTS_RANGE, max_results_in_range, page
 
+# EC2's filters on an image's ancestry; an image that is not a copy has neither value, and matches neither.
+_ANCESTRY_FILTERS = {"source-image-id": "source_image_id", "source-image-region": "source_image_region"}
+
 
 def install() -> None:
-    MOTO.update(describe_images=AmisResponse.describe_images, disable_image=AmisResponse.disable_image)
+    MOTO.update(
+        describe_images=AmisResponse.describe_images,
+        disable_image=AmisResponse.disable_image,
+        ami_filter_value=Ami.get_filter_value,
+    )
     AmisResponse.describe_images = _describe_images_action  # type: ignore[method-assign]
     AmisResponse.disable_image = _disable_image_action  # type: ignore[method-assign]
+    Ami.get_filter_value = _ami_filter_value  # type: ignore[method-assign]
+
+
+def _ami_filter_value(self: Ami, filter_name: str, method_name: str | None = None) -> Any:
+    """DescribeImages filters `source-image-id` and `source-image-region`: moto 5.2.5 raises
+    FilterNotImplementedError for them on any image that is not a copy (CopyImage sets both here)."""
+    if filter_name in _ANCESTRY_FILTERS:
+        return getattr(self, _ANCESTRY_FILTERS[filter_name], None)
+    return MOTO["ami_filter_value"](self, filter_name, method_name)
 
 
 def _describe_images_action(self: AmisResponse) -> ActionResult:

@@ -46,11 +46,12 @@ def write_images(layout: Layout, fleet: SeededFleet, uses: Uses, account_id: str
             match = layout.policy.match(name, base, "")
             if match is None:
                 raise ValueError("the policy's first rule must select ami-lifecycle:managed=true, Family and Version")
-            tags = dict(base) if version.missed_event else base | lineage_tags(family, version.label)
+            untagged = version.missed_event or layout.foreign
+            tags = dict(base) if untagged else base | lineage_tags(family, version.label)
             desired = desired_source(
                 Image("", layout.home, account_id, name, "available", "", tags), match, layout.policy
             )
-            finished = not version.missed_event
+            finished = not untagged
             image = _add_image(
                 backends[layout.home],
                 fleet,
@@ -66,6 +67,9 @@ def write_images(layout: Layout, fleet: SeededFleet, uses: Uses, account_id: str
             for region in layout.dr:
                 if version.missed_event:
                     fleet.missing_copies += 1
+                    continue
+                if layout.foreign:  # a Packer `ami_regions` copy: the build's tags, EC2's ancestry, nothing else
+                    _add_image(backends[region], fleet, version, name, dict(base), {}, sizes, image.image_id, [])
                     continue
                 desired = desired_copy(source, match, layout.policy)
                 finished = (region, family, version.rank) not in uses.unfinished_copies

@@ -16,6 +16,11 @@ class FleetShape:
     amis: int
     families: int
     seed: int = 20261122
+    # "product": built and copied through the product (lineage tags, protected marks, sharing); "foreign": the
+    # same AMIs made by other tools before the product was installed: sources without the product's tags, DR
+    # copies made by Packer `ami_regions`, DLM or a script (EC2's SourceImageId/SourceImageRegion, the build's
+    # own tags), deprecation dates as the earlier tooling set them.
+    history: str = "product"
 
 
 @dataclass

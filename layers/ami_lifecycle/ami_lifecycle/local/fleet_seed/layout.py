@@ -35,6 +35,7 @@ class Layout:
     dr: list[str]
     rng: random.Random
     families: dict[str, list[Version]] = field(default_factory=dict)  # newest first
+    foreign: bool = False  # made by other tools: no product tags, copies known by EC2's ancestry only
 
 
 def plan_layout(policy: Policy, shape: FleetShape, now: datetime) -> Layout:
@@ -46,7 +47,9 @@ def plan_layout(policy: Policy, shape: FleetShape, now: datetime) -> Layout:
     retention = policy.retention_for(rule)
     dr = [d.region for d in policy.dr_regions_for(rule)]
     rng = random.Random(shape.seed)
-    layout = Layout(policy, rule, retention, policy.home_region, dr, rng)
+    if shape.history not in ("product", "foreign"):
+        raise ValueError(f"history must be 'product' or 'foreign', not {shape.history!r}")
+    layout = Layout(policy, rule, retention, policy.home_region, dr, rng, foreign=shape.history == "foreign")
     sources = -(-shape.amis // (1 + len(dr)))
     missed = {f"svc{f:02d}" for f in range(0, shape.families, 20)}  # one family in 20: newest event missed
     for f in range(shape.families):
