@@ -22,6 +22,7 @@ from ..act.protect import CopyImage
 from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
 from ..aws.clients import ClientFactory
 from ..aws.launch_template_table import LaunchTemplateTable
+from ..model.inventory import Fleet
 from ..model.plan import SweepPlan
 from ..plan.sweep import plan_sweep, removal_candidates
 from ..policy import Policy
@@ -89,9 +90,21 @@ def read_and_plan(
     recycle_bin_days: int = 0,
 ) -> SweepPlan:
     """The fleet, then what only the removal candidates need read, then the plan."""
+    return read_fleet_and_plan(policy, clients, now, launches, templates, recycle_bin_days)[1]
+
+
+def read_fleet_and_plan(
+    policy: Policy,
+    clients: ClientFactory,
+    now: datetime,
+    launches: LaunchReader | None,
+    templates: LaunchTemplateTable | None = None,
+    recycle_bin_days: int = 0,
+) -> tuple[Fleet, SweepPlan]:
+    """`read_and_plan`, with what was read: the adoption plan sizes what retiring reclaims from it."""
     fleet = replace(read_fleet(policy, clients, now, launches, templates), recycle_bin_days=recycle_bin_days)
     fleet = read_candidates(clients, fleet, removal_candidates(fleet, policy, now))
-    return plan_sweep(fleet, policy, now)
+    return fleet, plan_sweep(fleet, policy, now)
 
 
 def run_sweep(
