@@ -126,3 +126,33 @@ def test_what_this_run_removes_is_reclaimed_today() -> None:
     assert [(r.region, r.gib_today, r.gib_retiring, r.blocked) for r in report.regions] == [
         (HOME, 8, 36, None), (DR, 0, 28, None),
     ]  # fmt: skip
+
+
+def test_the_summary_counts_what_was_applied_not_what_was_planned() -> None:
+    from ami_lifecycle.act.base import Applied
+    from ami_lifecycle.act.executor import RegionResult
+    from ami_lifecycle.act.retire import DeleteSnapshot, DeregisterImage
+    from ami_lifecycle.plan.summary import sweep_summary
+
+    fleet = account_never_run_in()
+    rules = policy("keep_latest: 1, deregister_after_days: 14")
+    plan = plan_sweep(fleet, rules, NOW)
+    home = plan.regions[HOME]
+    home.actions += [
+        DeregisterImage(HOME, "ami-2", ("snap-2",), {"snap-2": 8}),
+        DeregisterImage(HOME, "ami-1", ("snap-1",), {"snap-1": 8}),
+        DeleteSnapshot(HOME, "snap-orphan", 30),
+    ]
+    first = len(home.actions) - 3
+    result = RegionResult(HOME, failures=["deregister ami-1: boom"])
+    result.done = {
+        first: Applied(snapshots_deleted=1, gib_reclaimed=8),
+        first + 2: Applied(snapshots_deleted=1, gib_reclaimed=30),
+    }
+
+    summary = sweep_summary(plan, {HOME: result}, 0.05)
+
+    assert {k: (v.deregistered, v.gib) for k, v in summary.retired.items()} == {("web", HOME): (1, 8)}
+    assert (summary.orphans[HOME].gib, summary.gib, summary.failures, summary.changed) == (30, 38, 1, True)
+    assert summary.message()["monthly_cost_reclaimed"] == 1.9
+    assert sweep_summary(plan, {HOME: RegionResult(HOME)}, 0.05).changed is False

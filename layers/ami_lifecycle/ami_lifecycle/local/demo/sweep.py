@@ -183,7 +183,7 @@ class Sweeper:
 
     def decisions(self) -> dict[str, dict[str, Any]]:
         """The plan as JSON (`plan --json`): each image's status, reason and protections, by image id."""
-        return {d["image_id"]: d for d in map(json.loads, self.plan("--json").splitlines())}
+        return {d["image_id"]: d for d in json.loads(self.plan("--json"))["decisions"]}
 
 
 def age_deprecations(aws: LocalAws, days: int) -> set[str]:
