@@ -184,6 +184,8 @@ def test_the_adoption_plan_for_tools_and_for_a_change_review(account: Account, t
     assert f"| web | 2.3.0 | {built['2.3.0']} | {WEST} |" in as_markdown
     assert f"| {HOME} | 0 | 0.00 | 56 | 5.60 |" in as_markdown
     assert "### Per family: each version in each region, what the sweep does and why: web" in as_markdown
+    assert f"| {WEST} | 2 keep | 0 | launch records could not be read:" in as_markdown
+    assert "Actions a sweep would take: 3 CopyImage, 6 FinishImage" in as_markdown
 
 
 SECTIONS = ("Found", "Adopted", "Copies", "Retirement", "Reclaimed")

@@ -106,6 +106,14 @@ def detail_sections(plan: SweepPlan) -> list[Section]:
         rows = [(d.version, d.created[:10], d.region, d.image_id, d.status, d.reason) for d in decisions]
         header = ("VERSION", "CREATED", "REGION", "IMAGE", "STATUS", "WHY")
         sections.append(Section(f"{DETAIL_HEADING}: {family}", header, rows))
+    regions = [
+        (region, ", ".join(f"{n} {s}" for s, n in sorted(_statuses(p.decisions).items())) or "-", str(p.unmanaged),
+         p.blocked or "")
+        for region, p in plan.regions.items()
+    ]  # fmt: skip
+    actions = ", ".join(f"{n} {a}" for a, n in plan.summary()["actions"].items()) or "none"
+    columns = ("REGION", "IMAGES", "NOT MANAGED", "NOTHING REMOVED BECAUSE")
+    sections.append(Section("Per region", columns, regions, (f"Actions a sweep would take: {actions}",)))
     return sections
 
 

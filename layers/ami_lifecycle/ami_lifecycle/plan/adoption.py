@@ -17,7 +17,7 @@ from typing import Any
 from ..act.finish import FinishImage
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeregisterImage
-from ..model.image import FAMILY_TAG, VERSION_TAG
+from ..model.image import FAMILY_TAG, SOURCE_IMAGE_TAG, VERSION_TAG
 from ..model.inventory import Fleet
 from ..model.plan import ImageDecision, SweepPlan
 from ..policy import Policy
@@ -137,7 +137,8 @@ def adoption_report(fleet: Fleet, plan: SweepPlan, policy: Policy) -> AdoptionRe
         for action in region_plan.actions:
             if isinstance(action, FinishImage) and FAMILY_TAG not in action.image.tags:
                 image, decision = action.image, decisions.get((region, action.image.image_id))
-                copy_of = image.source_image_id or (image.copied_from[0] if image.copied_from else None)
+                # a copy is finished with its source's lineage (a source built from a copy is no copy here)
+                copy_of = action.desired.image_tags.get(SOURCE_IMAGE_TAG)
                 family, version = (decision.family, decision.version) if decision else ("", "")
                 report.adopted.append(Adoption(region, image.image_id, family, version, copy_of))
             elif isinstance(action, CopyImage):

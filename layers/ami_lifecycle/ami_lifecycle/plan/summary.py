@@ -13,7 +13,7 @@ from ..act.executor import RegionResult
 from ..act.finish import FinishImage
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage
-from ..model.image import FAMILY_TAG
+from ..model.image import FAMILY_TAG, SOURCE_IMAGE_TAG
 from ..model.plan import SweepPlan
 from .reclaim import monthly_cost
 
@@ -117,7 +117,7 @@ def sweep_summary(plan: SweepPlan, results: Mapping[str, RegionResult], price_pe
                 summary.copies_started += 1
             elif isinstance(action, FinishImage) and applied.changed:
                 summary.images_finished += 1
-                summary.copies_finished += bool(action.image.source_image_id or action.image.copied_from)
+                summary.copies_finished += SOURCE_IMAGE_TAG in action.desired.image_tags
                 summary.images_adopted += FAMILY_TAG not in action.image.tags
     summary.retired = dict(retired)
     return summary
