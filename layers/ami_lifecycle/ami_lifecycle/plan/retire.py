@@ -153,7 +153,6 @@ def _plan_image(
         protections += (Protection("source-in-use", f"kept with its source {source_id} ({kinds})"),)
 
     deprecated = image.deprecated_at(now)
-    schedule = _retirement_schedule(image, deprecate, target, retention, now)
     if FAMILY_TAG not in image.tags:
         status, reason = KEEP, "beyond retention; retires once the product's lineage tags are on it"
     elif deprecate is not None:
@@ -183,6 +182,7 @@ def _plan_image(
     if status == DISABLE:
         plan.actions.append(DisableImage(image.region, image.image_id))
     decision = image_decision(member, version, status, reason, protections)
+    schedule = _retirement_schedule(image, deprecate, target, retention, now)
     plan.decisions.append(replace(decision, deprecated_from=schedule[0], removable_from=schedule[1]))
 
 
