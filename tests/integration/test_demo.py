@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ami_lifecycle.local import demo, fidelity
+from ami_lifecycle.local.demo import history
 
 WIDTH = 110
 ROW = re.compile(
@@ -63,11 +64,17 @@ RESULT_ROW = re.compile(r"^ {6}(?P<region>[a-z]{2}-[a-z]+-\d)\s+(\d+)\s+(\d+)\s+
 
 
 def plan_rows(output: str) -> dict[str, dict[str, str]]:
-    """Step 8's plan, as `python -m ami_lifecycle plan` printed it, by image id; a wrapped WHY joined again."""
+    """Step 8's plan, as `python -m ami_lifecycle plan` printed it, by image id; a wrapped WHY joined again. The
+    families of the account's history are left out."""
     rows: dict[str, dict[str, str]] = {}
-    version, last = "", None
+    version, last, family = "", None, ""
+    past = {b.family for b in history.PAST_BUILDS}
     for line in output.split("\n8. ", 1)[1].split("\n9. ", 1)[0].splitlines():
-        if m := PLAN_ROW.match(line):
+        if heading := re.match(r"^   \| ([a-z]+)$", line):
+            family, last = heading[1], None
+        elif family in past:
+            continue
+        elif m := PLAN_ROW.match(line):
             version = m["version"] or version
             last = rows[m["image"]] = m.groupdict() | {"version": version}
         elif last is not None and re.match(r"^   \| {20,}\S", line):
@@ -135,18 +142,59 @@ def test_demo_protects_every_build_and_filters_the_noise(capsys: pytest.CaptureF
     assert "4. Copies pending: 14 'pending' events in DR regions -> 0 delivered" in out
     assert "not selected by any managed_images rule" in out
     assert "DR regions are never a source" in out
-    assert "DR images before 15, after 15: no second copy" in out
+    assert "DR images before 17, after 17: no second copy" in out  # 2 of them copies of the history
     assert "Totals: 7/7 AMIs protected, 14 copies made, 6 launches tracked, 1 alert" in out
-    assert "        sweep: 11 AMIs deprecated, 3 deregistered (6 snapshots, 84 GiB), 9 old ones kept in use" in out
+    assert "        sweep: 14 AMIs deprecated, 3 deregistered (6 snapshots, 84 GiB), 9 old ones kept in use" in out
     assert "31 handler invocations (24 image-available, 2 launch-tracking, 5 sweep), 26 events filtered out" in out
     assert "OK:" in out and "FAILED" not in out and "6 launches tracked (tagged, recorded), 1 alert" in out
 
+    assert_adoption_plan(out)
     assert_launches_tracked(out, rows)
     assert_sweep(out, rows)
 
     # Nothing of the demo stays behind: environment (AWS_ENDPOINT_URL, POLICY_FILE, ...) and the server.
     assert dict(os.environ) == env_before
     assert_server_stopped(endpoint_port(out))
+
+
+def assert_adoption_plan(out: str) -> None:
+    """Step 0: the account's history, and the adoption plan the operator reads before deploying anything."""
+    opening = out.split("\n0. ", 1)[1].split("\n1. ", 1)[0]
+    assert opening.startswith("Before the product: us-east-1 has base x3, tools x2 (Team legacy, built over 200 days)")
+    assert "   python -m ami_lifecycle plan --policy policy/policy.yaml   (no --usage-table yet)" in opening
+    lines = [line.removeprefix("   |").strip() for line in opening.splitlines() if line.startswith("   |")]
+    assert lines[0] == "Found: families and versions the policy selects"
+    assert lines[2].split() == ["base", "3.0.0,", "3.1.0,", "3.2.0", "3", "0", "0"]
+    assert lines[3].split() == ["tools", "1.0.0,", "1.1.0", "2", "0", "0"]
+    # every past build is adopted; the copies another tool made too, once they are recognised by EC2's ancestry
+    adopted = [
+        line.split() for line in lines if re.match(r"(base|tools) +\d\.\d\.\d +us-east-1 +ami-\S+ +source$", line)
+    ]
+    assert [(a[0], a[1]) for a in adopted] == [(b.family, b.version) for b in history.PAST_BUILDS]
+    assert any(re.match(r"\d+ images \(5 sources, \d+ copies\) carry none of the product's tags yet", x) for x in lines)
+    copies = [
+        line.split()[:2] + line.split()[3:]
+        for line in lines
+        if re.match(r"(base|tools) .* (us-west-2|eu-west-1)$", line)
+    ]
+    assert copies == [["base", "3.2.0", "eu-west-1"], ["base", "3.2.0", "us-west-2"],
+                      ["tools", "1.1.0", "eu-west-1"], ["tools", "1.1.0", "us-west-2"]]  # fmt: skip
+    # the versions beyond retention retire after the 14-day grace period; nothing is removed without launch records
+    retiring = [line.split() for line in lines if re.match(r"(base|tools) +\d\.\d\.\d +\d +\d{4}-", line)]
+    assert [(r[0], r[1]) for r in retiring] == [("base", "3.0.0"), ("base", "3.1.0"), ("tools", "1.0.0")]
+    assert all(r[4] > r[3] for r in retiring)  # deregistered from after deprecated
+    assert any(
+        line.startswith("Nothing is removed today in us-east-1, us-west-2, eu-west-1: launch records") for line in lines
+    )
+    # 8 + 30 GiB for each base version, 16 for tools, at home; at the list price, 0.05 per GB-month
+    assert next(line for line in lines if line.startswith("us-east-1  ")).split() == [
+        "us-east-1",
+        "0",
+        "0.00",
+        "92",
+        "4.60",
+    ]
+    assert "   the history is adopted: " in out
 
 
 def assert_launches_tracked(out: str, rows: list[dict[str, str]]) -> None:
@@ -201,9 +249,15 @@ def assert_sweep(out: str, rows: list[dict[str, str]]) -> None:
 
     # 8: the function with SWEEP_DRY_RUN unset plans only; the plan command shows what it would do.
     assert "8. Schedule tick, new deployment (SweepDryRun is true until you change it)" in out
-    assert "   -> dry_run=true: 23 actions planned (12 CreateImageUsageReport, 11 DeprecateImage), 0 applied\n" in out
-    assert "   nothing changed: 23 images, 38 snapshots as they were\n" in out
-    assert "   | Actions a sweep would take: 12 CreateImageUsageReport, 11 DeprecateImage\n" in out
+    # the history is adopted (5 images finished) and the versions it keeps are copied (4 copies)
+    assert (
+        "   -> dry_run=true: 32 actions planned (4 CopyImage, 12 CreateImageUsageReport, 11 DeprecateImage, 5\n"
+        "      FinishImage), 0 applied\n"
+    ) in out
+    assert "   nothing changed: 30 images, 50 snapshots as they were\n" in out
+    assert (
+        "   | Actions a sweep would take: 4 CopyImage, 12 CreateImageUsageReport, 11 DeprecateImage, 5 FinishImage\n"
+    ) in out
     plan = plan_rows(out)
     assert plan.keys() == set(images.values())
     for (family, version, region), image in images.items():
@@ -219,7 +273,11 @@ def assert_sweep(out: str, rows: list[dict[str, str]]) -> None:
     # 9: applied; every old version deprecated in every region, the hand-deprecated one's copies too.
     assert "9. Dry run turned off (SweepDryRun=false in samconfig.toml): tick" in out
     # and each retiring version, shared with other accounts, is asked about: who still uses it there
-    assert "   -> dry_run=false: 23 actions planned (12 CreateImageUsageReport, 11 DeprecateImage), 23 applied\n" in out
+    assert (
+        "   -> dry_run=false: 32 actions planned (4 CopyImage, 12 CreateImageUsageReport, 11 DeprecateImage, 5\n"
+        "      FinishImage), 32 applied\n"
+    ) in out
+    assert "   the history is adopted: 5 images tagged (lineage, snapshots), 4 copies started\n" in out
     assert re.search(
         r"   us-west-2: web-1\.0\.0, web-1\.1\.0, api-2\.0\.0, batch-0\.9\.0 deprecated from \S+ \S+ UTC", out
     )
@@ -229,9 +287,10 @@ def assert_sweep(out: str, rows: list[dict[str, str]]) -> None:
     # another account uses (reported once on the alerts topic).
     assert "10. Time passes: 15 days (simulated: fidelity.set_deprecation_time on the 12 deprecated images)" in out
     assert "   and account 111111111111, which the policy shares with, runs 3 x batch-0.9.0\n" in out
+    # and the history's versions beyond retention, adopted in step 9, are deprecated
     assert (
-        "    tick -> dry_run=false: 7 actions planned (3 DeregisterImage, 3 MarkRetired, "
-        "1 ReportUseInOtherAccounts), 7\n       applied\n"
+        "    tick -> dry_run=false: 10 actions planned (3 DeprecateImage, 3 DeregisterImage, 3 MarkRetired, 1\n"
+        "       ReportUseInOtherAccounts), 10 applied\n"
     ) in out
     results = {m["region"]: m.groups()[1:] for line in out.splitlines() if (m := RESULT_ROW.match(line))}
     assert results == {r: ("1", "2", "28", "0") for r in ("us-east-1", "us-west-2", "eu-west-1")}
@@ -260,7 +319,7 @@ def assert_sweep(out: str, rows: list[dict[str, str]]) -> None:
 
     # 11: nothing left to do.
     assert "11. Next tick -> dry_run=false: 0 actions planned, 0 applied\n" in out
-    assert "    nothing changed: 20 images, 32 snapshots as they were\n" in out
+    assert "    nothing changed: 31 images, 50 snapshots as they were\n" in out
 
     # 12: a retired version comes back from the Recycle Bin, with its snapshots, and the next tick keeps it.
     web_retired = images["web", "1.1.0", "us-east-1"]
@@ -328,15 +387,19 @@ def test_demo_fails_when_the_sweep_ignores_the_dry_run_and_launch_templates(
 
     out = capsys.readouterr().out
     assert status == 1, out
-    assert "   -> dry_run=false: 23 actions planned (12 CreateImageUsageReport, 11 DeprecateImage), 23 applied\n" in out
-    assert "   CHANGED: 11 of the 23 images, 38 snapshots\n" in out
-    assert "step 8 (dry run) changed 11 images or snapshots, e.g. image ami-" in out
+    assert (
+        "   -> dry_run=false: 32 actions planned (4 CopyImage, 12 CreateImageUsageReport, 11 DeprecateImage, 5\n"
+        "      FinishImage), 32 applied\n"
+    ) in out
+    assert "   CHANGED: 34 of the 34 images, 56 snapshots\n" in out
+    assert "step 8 (dry run) changed 34 images or snapshots, e.g. image ami-" in out
     assert "step 8: not a dry run with SWEEP_DRY_RUN unset" in out
     # EC2's own index still finds the template the broken reader missed: kept, but not for the expected reason
     api_old = image_of(table_rows(out), "api", "2.0.0", "us-east-1")
     assert f"step 10: api 2.0.0 us-east-1 ({api_old}) is keep (" in out
     assert "(found by DescribeImageReferences); protections ['launch-template'])" in out
-    assert "sweep: 11 AMIs deprecated, 3 deregistered (6 snapshots, 84 GiB), 9 old ones kept in use" in out
+    # the history, adopted by step 8 and deprecated by step 9, is gone too after step 10
+    assert "sweep: 14 AMIs deprecated, 6 deregistered (11 snapshots, 176 GiB), 9 old ones kept in use" in out
     assert dict(os.environ) == env_before
     assert_server_stopped(endpoint_port(out))
 

@@ -125,7 +125,7 @@ def test_launch_tracking_tags_only_instances() -> None:
 @pytest.fixture
 def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """Every action a sweep calls: finishing a lost build, deprecating, disabling, asking who uses shared AMIs,
-    reporting a version still used in another account, deregistering, cleaning up."""
+    reporting a version still used in another account, deregistering, cleaning up, and its summary."""
     import boto3
 
     from .sweep_world import World, sweep_policy
@@ -136,7 +136,8 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
     world = World(account, sweep_policy(account).model_copy())
     retention = world.policy.defaults.retention.model_copy(update={"disable_after_days": 5})
     defaults = world.policy.defaults.model_copy(update={"retention": retention})
-    world.policy = world.policy.model_copy(update={"defaults": defaults})
+    sweep = world.policy.sweep.model_copy(update={"summary": True})
+    world.policy = world.policy.model_copy(update={"defaults": defaults, "sweep": sweep})
     images = world.family()
     world.version("api-2.0.0", days_ago=1, protect=False)
     world.ec2().create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": images[-1]})
@@ -152,6 +153,7 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
         # a policy that does not say how its AMIs are shared: the launch permissions of what is due are read
         world.sweep(days=12, policy=sweep_policy(account, shared=False))
     assert not world.exists(images[0])
+    assert all(t.summary_error is None for t in world.ticks) and world.ticks[-1].summary
     return calls.iam_actions()
 
 

@@ -13,6 +13,7 @@ import pytest
 from ami_lifecycle.cli import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, main
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
+from ami_lifecycle.model.image import SOURCE_IMAGE_TAG, SOURCE_REGION_TAG
 
 from .conftest import EU, HOME, WEST, Account
 from .sweep_world import RETENTION, TABLE, TEMPLATE_TABLE, World
@@ -57,7 +58,7 @@ def test_without_launch_records_nothing_is_planned_for_removal(world: World, tmp
     status, text = plan(tmp_path, "--at", (world.now + timedelta(days=11)).isoformat(), "--json")
 
     assert status == EXIT_BLOCKED
-    decisions = [json.loads(line) for line in text.splitlines()]
+    decisions = json.loads(text)["decisions"]
     assert {d["status"] for d in decisions} == {"blocked", "keep"}
     assert all("no usage table given" in d["reason"] for d in decisions if d["status"] == "blocked")
 
@@ -89,3 +90,108 @@ def test_an_invalid_policy_is_refused_with_the_field(
     status, _ = plan(tmp_path)
 
     assert status == EXIT_USAGE and "home_region" in capsys.readouterr().err
+
+
+def history(account: Account, world: World) -> dict[str, str]:
+    """An account before the product: web-2.0.0 ... web-2.3.0 built over 100 days (the oldest deprecated by hand
+    50 days ago), web-2.1.0 and web-2.2.0 copied to us-west-2 by another tool that kept only the source's lineage
+    tags. No image carries the product's family, version or protected tags."""
+    built = {}
+    for minor, days in enumerate((100, 70, 40, 10)):
+        built[f"2.{minor}.0"] = world.version(f"web-2.{minor}.0", days_ago=days, protect=False)
+    fidelity.set_deprecation_time(built["2.0.0"], world.now - timedelta(days=50), HOME)
+    west = account.ec2(WEST)
+    for version in ("2.1.0", "2.2.0"):
+        copy_id = west.copy_image(SourceImageId=built[version], SourceRegion=HOME, Name=f"web-{version}")["ImageId"]
+        lineage = [{"Key": SOURCE_IMAGE_TAG, "Value": built[version]}, {"Key": SOURCE_REGION_TAG, "Value": HOME}]
+        west.create_tags(Resources=[copy_id], Tags=lineage)
+        built[f"{version} copy"] = copy_id
+    fidelity.complete_pending_copies()
+    return built
+
+
+def test_the_adoption_plan_of_an_account_the_product_never_ran_in(account: Account, tmp_path: Path) -> None:
+    # Given an account with history and a policy (keep 2 versions, 10 days of grace), and no usage table yet
+    world = World(account)
+    (tmp_path / "policy.yaml").write_text(account.policy_text.replace("defaults:\n", "defaults:\n" + RETENTION, 1))
+    built = history(account, world)
+
+    # When the plan is printed
+    with record_calls() as calls:
+        status, text = plan(tmp_path)
+
+    # Then nothing was changed, and nothing is removed today (the launch records are not known) ...
+    assert status == EXIT_BLOCKED
+    assert all(c.operation.startswith(("Describe", "Scan", "Query")) for c in calls.calls)
+    sections = dict(section(text, title) for title in SECTIONS)
+    # ... the family and its versions, oldest first, and where its images are
+    assert sections["Found"][0].split() == ["FAMILY", "VERSIONS", HOME, WEST, EU]
+    assert sections["Found"][1].split() == ["web", "2.0.0,", "2.1.0,", "2.2.0,", "2.3.0", "4", "2", "0"]
+    # ... every image adopted, the copies too; the two versions retention keeps get their missing copies
+    adopted = {tuple(line.split()[:5]) for line in sections["Adopted"][1:-1]}
+    assert adopted == {("web", v, HOME, built[v], "source") for v in ("2.0.0", "2.1.0", "2.2.0", "2.3.0")} | {
+        ("web", v, WEST, built[f"{v} copy"], "copy") for v in ("2.1.0", "2.2.0")
+    }
+    assert "6 images (4 sources, 2 copies) carry none of the product's tags yet" in sections["Adopted"][-1]
+    copies = [line.split() for line in sections["Copies"][1:-1]]
+    assert copies == [
+        ["web", "2.2.0", built["2.2.0"], EU],
+        ["web", "2.3.0", built["2.3.0"], EU],
+        ["web", "2.3.0", built["2.3.0"], WEST],
+    ]
+    # ... the two oldest retire: the one deprecated by hand is past its grace period; the other is deprecated
+    # once adopted, and may go 10 days later, with its copy; 28 GiB per image (8 + 20), at 0.05 per GB-month
+    hand, old = (line.split() for line in sections["Retirement"][1:3])
+    deprecated = (world.now - timedelta(days=50)).strftime("%Y-%m-%d")
+    grace_over = (world.now - timedelta(days=40)).strftime("%Y-%m-%d")
+    assert hand == ["web", "2.0.0", "1", deprecated, "(past)", grace_over, "(past)", "28", "1.40"]
+    soon = (world.now + timedelta(minutes=2)).strftime("%Y-%m-%d")
+    assert old[:4] == ["web", "2.1.0", "2", soon] and old[-2:] == ["56", "2.80"]
+    assert old[4] == (world.now + timedelta(days=10, minutes=2)).strftime("%Y-%m-%d")
+    nothing_today = "Nothing is removed today in us-east-1, us-west-2, eu-west-1: "
+    assert any(nothing_today in line for line in sections["Retirement"])
+    assert sections["Reclaimed"][1].split() == [HOME, "0", "0.00", "56", "2.80"]
+    assert sections["Reclaimed"][2].split() == [WEST, "0", "0.00", "28", "1.40"]
+    assert sections["Reclaimed"][4].split() == ["total", "0", "0.00", "84", "4.20"]
+    assert "upper bound of what is billed" in sections["Reclaimed"][-1]
+    # ... and, below, the per-family detail as before
+    assert "\nweb\n  VERSION  CREATED" in text and "retires once the product's lineage tags are on it" in text
+
+
+def test_the_adoption_plan_for_tools_and_for_a_change_review(account: Account, tmp_path: Path) -> None:
+    world = World(account)
+    (tmp_path / "policy.yaml").write_text(
+        account.policy_text.replace("defaults:\n", "defaults:\n" + RETENTION, 1)
+        + "sweep: {snapshot_price_per_gb_month: 0.1}\n"
+    )
+    built = history(account, world)
+
+    _, as_json = plan(tmp_path, "--json")
+    _, as_markdown = plan(tmp_path, "--markdown")
+
+    document = json.loads(as_json)
+    adoption = document["adoption"]
+    assert len(adoption["adopted"]) == 6 and len(adoption["copies_to_start"]) == 3
+    assert adoption["reclaim"][HOME] | {"blocked": None} == {
+        "gib_today": 0, "monthly_cost_today": 0.0, "gib_retiring": 56, "monthly_cost_retiring": 5.6, "blocked": None,
+    }  # fmt: skip
+    assert [(r["version"], r["gib"]) for r in adoption["retirements"]] == [
+        ("2.0.0", {HOME: 28}), ("2.1.0", {HOME: 28, WEST: 28}),
+    ]  # fmt: skip
+    decision = next(d for d in document["decisions"] if d["image_id"] == built["2.0.0"])
+    assert decision["removable_from"][:10] == (world.now - timedelta(days=40)).strftime("%Y-%m-%d")
+    assert "### Adopted by the first run" in as_markdown
+    assert f"| web | 2.3.0 | {built['2.3.0']} | {WEST} |" in as_markdown
+    assert f"| {HOME} | 0 | 0.00 | 56 | 5.60 |" in as_markdown
+    assert "### Per family: each version in each region, what the sweep does and why: web" in as_markdown
+    assert f"| {WEST} | 2 keep | 0 | launch records could not be read:" in as_markdown
+    assert "Actions a sweep would take: 3 CopyImage, 6 FinishImage" in as_markdown
+
+
+SECTIONS = ("Found", "Adopted", "Copies", "Retirement", "Reclaimed")
+
+
+def section(text: str, title: str) -> tuple[str, list[str]]:
+    """A section of the adoption plan: its table's lines (header first) and notes, without its title."""
+    lines = text.split(f"\n{title}", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    return title, [line.strip() for line in lines]

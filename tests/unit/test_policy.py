@@ -153,6 +153,12 @@ def test_schema_rejects_what_the_model_rejects() -> None:
         ('sweep: {dry_run: "no"}', "sweep.dry_run", "valid boolean"),
         ("sweep: {max_deregistrations_per_region: false}", "sweep.max_deregistrations_per_region", "integer"),
         ("defaults: {sharing: {snapshot_permissions: 0}}", "defaults.sharing.snapshot_permissions", "boolean"),
+        ('sweep: {summary: "yes"}', "sweep.summary", "valid boolean"),
+        ("sweep: {summary: 1}", "sweep.summary", "valid boolean"),
+        ('sweep: {snapshot_price_per_gb_month: "0.05"}', "sweep.snapshot_price_per_gb_month", "valid number"),
+        ("sweep: {snapshot_price_per_gb_month: true}", "sweep.snapshot_price_per_gb_month", "valid number"),
+        ("sweep: {snapshot_price_per_gb_month: -0.01}", "sweep.snapshot_price_per_gb_month", "greater than or equal"),
+        ("sweep: {snapshot_price_per_gb_month: .inf}", "sweep.snapshot_price_per_gb_month", "finite number"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_refused_not_converted(extra: str, field: str, message: str) -> None:

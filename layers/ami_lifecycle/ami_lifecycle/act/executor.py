@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 
 from ..aws.clients import ClientFactory, error_code, is_transient
 from ..aws.regions import per_region
-from .base import Action
+from .base import Action, Applied
 
 logger = Logger(child=True)
 
@@ -30,6 +30,7 @@ class RegionResult:
     changes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)  # position of each action that failed -> why
+    done: dict[int, Applied] = field(default_factory=dict)  # position of each applied action -> what it did
     created_ids: list[str] = field(default_factory=list)
     changed: bool = False
     snapshots_deleted: int = 0
@@ -73,6 +74,7 @@ def apply_region(clients: ClientFactory, region: str, actions: Sequence[Action])
             logger.error("action failed", extra={"region": region, "action": action.describe(), "error": str(e)})
             continue
         result.applied[type(action).__name__] += 1
+        result.done[position] = applied
         result.changes.append(action.describe() + applied.note)
         result.changed |= applied.changed
         result.snapshots_deleted += applied.snapshots_deleted

@@ -8,6 +8,7 @@ from .finish import FinishImage, FinishListedImage
 from .launches import PublishAlert, RecordLaunch
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
+from .summary import PublishSweepSummary
 from .usage import CreateImageUsageReport, ReportUseInOtherAccounts
 
 IMAGE_AVAILABLE_ACTIONS: tuple[type[Action], ...] = (
@@ -29,4 +30,5 @@ SWEEP_ACTIONS: tuple[type[Action], ...] = (
     DeleteSnapshot,
     CreateImageUsageReport,
     ReportUseInOtherAccounts,
+    PublishSweepSummary,
 )

@@ -1,7 +1,9 @@
 """`python -m ami_lifecycle plan`: the sweep's plan, read-only, with your own AWS credentials.
 
-Reads every region of the policy exactly as the scheduled sweep does and prints, per family and region,
-what stays, what is deprecated, disabled or deregistered, and why. Nothing is changed.
+Reads every region of the policy exactly as the scheduled sweep does and prints the adoption plan (the families
+and versions found, the images the first run adopts, the copies it starts, the versions that retire and when,
+and what that reclaims), then, per family and region, what stays, what is deprecated, disabled or deregistered,
+and why. Nothing is changed.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ import json
 import sys
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 import boto3
 
 from ..aws.clients import ClientFactory
-from ..flows.sweep import read_and_plan
+from ..flows.sweep import read_fleet_and_plan
 from ..model.plan import ImageDecision, SweepPlan
+from ..plan.adoption import AdoptionReport, adoption_report
 from ..policy import PolicyError, load_policy
 from ..read.fleet import launch_template_table, usage_reader
+from .adoption_report import DETAIL_HEADING, Section, adoption_sections, markdown, text
 from .exit_codes import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE
 
 
@@ -42,7 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="the stack's RecycleBinRetentionDays, to say until when a retired AMI can be restored (default: 0)",
     )
-    parser.add_argument("--json", action="store_true", help="print the plan as JSON lines, one per image")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "--json", action="store_true", help="print one JSON document: the adoption plan and every image's decision"
+    )
+    output.add_argument("--markdown", action="store_true", help="print Markdown, e.g. for a change review")
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
@@ -56,27 +64,67 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     launches = usage_reader(clients, policy, args.usage_table) if args.usage_table else None
     table = args.launch_template_table
     templates = launch_template_table(clients, policy, table, read_only=True) if table else None
-    result = read_and_plan(policy, clients, now, launches, templates, args.recycle_bin_days)
+    fleet, result = read_fleet_and_plan(policy, clients, now, launches, templates, args.recycle_bin_days)
+    report = adoption_report(fleet, result, policy)
     if args.json:
-        for decision in _decisions(result):
-            print(json.dumps(decision.__dict__ | {"protections": [p.kind for p in decision.protections]}), file=out)
+        print(json.dumps(plan_document(result, report), indent=1), file=out)
+    elif args.markdown:
+        print(markdown(adoption_sections(report) + detail_sections(result), _heading(result)), file=out)
     else:
+        print(text(adoption_sections(report), _heading(result)), file=out)
         print_plan(result, out)
     return EXIT_BLOCKED if any(p.blocked for p in result.regions.values()) else EXIT_OK
 
 
+def plan_document(plan: SweepPlan, report: AdoptionReport) -> dict[str, Any]:
+    """`--json`: the adoption plan and every image's decision, with its protections' kinds."""
+    return {
+        "at": plan.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "adoption": report.as_dict(),
+        "actions": plan.summary()["actions"],
+        "blocked": plan.summary()["blocked"],
+        "decisions": [decision_dict(d) for d in _decisions(plan)],
+    }
+
+
+def decision_dict(decision: ImageDecision) -> dict[str, Any]:
+    times = {
+        k: v.strftime("%Y-%m-%dT%H:%M:%SZ") if v else None
+        for k, v in (("deprecated_from", decision.deprecated_from), ("removable_from", decision.removable_from))
+    }
+    return decision.__dict__ | times | {"protections": [p.kind for p in decision.protections]}
+
+
+def _heading(plan: SweepPlan) -> str:
+    return f"Plan as of {plan.now:%Y-%m-%d %H:%M} UTC (read-only: nothing was changed)"
+
+
+def detail_sections(plan: SweepPlan) -> list[Section]:
+    """The per-family detail as sections (Markdown): each version in each region, what happens to it and why."""
+    sections = []
+    for family, decisions in _by_family(plan).items():
+        rows = [(d.version, d.created[:10], d.region, d.image_id, d.status, d.reason) for d in decisions]
+        header = ("VERSION", "CREATED", "REGION", "IMAGE", "STATUS", "WHY")
+        sections.append(Section(f"{DETAIL_HEADING}: {family}", header, rows))
+    regions = [
+        (region, ", ".join(f"{n} {s}" for s, n in sorted(_statuses(p.decisions).items())) or "-", str(p.unmanaged),
+         p.blocked or "")
+        for region, p in plan.regions.items()
+    ]  # fmt: skip
+    actions = ", ".join(f"{n} {a}" for a, n in plan.summary()["actions"].items()) or "none"
+    columns = ("REGION", "IMAGES", "NOT MANAGED", "NOTHING REMOVED BECAUSE")
+    sections.append(Section("Per region", columns, regions, (f"Actions a sweep would take: {actions}",)))
+    return sections
+
+
 def print_plan(plan: SweepPlan, out: TextIO) -> None:
     """One table per family: each version in each region, what happens to it and why."""
-    print(f"Plan as of {plan.now:%Y-%m-%d %H:%M} UTC (read-only: nothing was changed)", file=out)
-    families: dict[str, list[ImageDecision]] = defaultdict(list)
-    for decision in _decisions(plan):
-        families[decision.family].append(decision)
-    for family, decisions in sorted(families.items()):
+    print(f"\n{DETAIL_HEADING}", file=out)
+    for family, decisions in _by_family(plan).items():
         print(f"\n{family}", file=out)
         rows = [("VERSION", "CREATED", "REGION", "IMAGE", "STATUS", "WHY")]
         previous = None
-        home = next(iter(plan.regions))  # the home region is read, and listed, first
-        for d in sorted(decisions, key=lambda d: (d.created, d.version, d.region != home, d.region)):
+        for d in decisions:
             first = (d.version, d.created) != previous
             previous = (d.version, d.created)
             rows.append((d.version if first else "", d.created[:10] if first else "", d.region, d.image_id,
@@ -92,6 +140,18 @@ def print_plan(plan: SweepPlan, out: TextIO) -> None:
             print(f"  nothing is disabled or deregistered here: {region_plan.blocked}", file=out)
     actions = plan.summary()["actions"]
     print("Actions a sweep would take: " + (", ".join(f"{n} {a}" for a, n in actions.items()) or "none"), file=out)
+
+
+def _by_family(plan: SweepPlan) -> dict[str, list[ImageDecision]]:
+    """Each family's decisions, by version age, the home region (read, and listed, first) before the others."""
+    families: dict[str, list[ImageDecision]] = defaultdict(list)
+    for decision in _decisions(plan):
+        families[decision.family].append(decision)
+    home = next(iter(plan.regions))
+    return {
+        family: sorted(decisions, key=lambda d: (d.created, d.version, d.region != home, d.region))
+        for family, decisions in sorted(families.items())
+    }
 
 
 def _decisions(plan: SweepPlan) -> list[ImageDecision]:

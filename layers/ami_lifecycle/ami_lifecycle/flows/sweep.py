@@ -20,9 +20,12 @@ from ..act.executor import RegionResult, apply_plan
 from ..act.finish import FinishListedImage
 from ..act.protect import CopyImage
 from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
-from ..aws.clients import ClientFactory
+from ..act.summary import PublishSweepSummary
+from ..aws.clients import ClientFactory, error_code
 from ..aws.launch_template_table import LaunchTemplateTable
+from ..model.inventory import Fleet
 from ..model.plan import SweepPlan
+from ..plan.summary import SweepSummary, sweep_summary
 from ..plan.sweep import plan_sweep, removal_candidates
 from ..policy import Policy
 from ..read.fleet import LaunchReader, read_candidates, read_fleet
@@ -67,10 +70,12 @@ class SweepReport:
     plan: SweepPlan
     dry_run: bool
     results: dict[str, RegionResult] = field(default_factory=dict)
+    summary: SweepSummary | None = None  # what applying the plan changed; None in a dry run
+    summary_error: str | None = None  # the summary the policy asks for could not be published
 
     @property
     def failures(self) -> int:
-        return sum(len(r.failures) for r in self.results.values())
+        return sum(len(r.failures) for r in self.results.values()) + bool(self.summary_error)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,9 +94,21 @@ def read_and_plan(
     recycle_bin_days: int = 0,
 ) -> SweepPlan:
     """The fleet, then what only the removal candidates need read, then the plan."""
+    return read_fleet_and_plan(policy, clients, now, launches, templates, recycle_bin_days)[1]
+
+
+def read_fleet_and_plan(
+    policy: Policy,
+    clients: ClientFactory,
+    now: datetime,
+    launches: LaunchReader | None,
+    templates: LaunchTemplateTable | None = None,
+    recycle_bin_days: int = 0,
+) -> tuple[Fleet, SweepPlan]:
+    """`read_and_plan`, with what was read: the adoption plan sizes what retiring reclaims from it."""
     fleet = replace(read_fleet(policy, clients, now, launches, templates), recycle_bin_days=recycle_bin_days)
     fleet = read_candidates(clients, fleet, removal_candidates(fleet, policy, now))
-    return plan_sweep(fleet, policy, now)
+    return fleet, plan_sweep(fleet, policy, now)
 
 
 def run_sweep(
@@ -119,8 +136,23 @@ def run_sweep(
                 )
     if not dry_run:
         report.results = apply_plan(clients, {region: p.actions for region, p in plan.regions.items()})
+        report.summary = sweep_summary(plan, report.results, policy.sweep.snapshot_price_per_gb_month)
+        if policy.sweep.summary and report.summary.changed:
+            report.summary_error = _publish_summary(clients, policy, report.summary)
     _record_metrics(report)
     return report
+
+
+def _publish_summary(clients: ClientFactory, policy: Policy, summary: SweepSummary) -> str | None:
+    """The summary on the alerts topic; a failure is logged and counted, and the run's changes stand."""
+    action = PublishSweepSummary(policy.home_region, summary.subject(), summary.message())
+    try:
+        action.apply(clients)
+    except Exception as e:  # reported with the run's failures: the sweep itself succeeded
+        logger.error("summary not published", extra={"error": f"{error_code(e)}: {e}"})
+        return f"{error_code(e)}: {e}"
+    logger.info("summary published", extra={"subject": action.subject})
+    return None
 
 
 _APPLIED_METRICS = {
@@ -156,6 +188,9 @@ def _record_metrics(report: SweepReport) -> None:
     applied: Counter[str] = sum((r.applied for r in report.results.values()), Counter())
     for name, metric in _APPLIED_METRICS.items():
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=applied[name])
+    if report.summary is not None:
+        metrics.add_metric(name="CopiesFinished", unit=MetricUnit.Count, value=report.summary.copies_finished)
+        metrics.add_metric(name="ImagesAdopted", unit=MetricUnit.Count, value=report.summary.images_adopted)
     metrics.add_metric(
         name="SnapshotsDeleted", unit=MetricUnit.Count, value=sum(r.snapshots_deleted for r in report.results.values())
     )

@@ -49,6 +49,10 @@ class ImageDecision:
     status: str
     reason: str
     protections: tuple[Protection, ...] = ()
+    # Beyond retention: when the image is (or will be) deprecated, and from when it may be deregistered if
+    # nothing keeps it. None for an image retention keeps.
+    deprecated_from: datetime | None = None
+    removable_from: datetime | None = None
 
 
 @dataclass

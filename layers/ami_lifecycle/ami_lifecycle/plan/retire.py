@@ -220,7 +220,26 @@ def _plan_image(
     if status == DISABLE:
         plan.actions.append(DisableImage(image.region, image.image_id))
     decision = image_decision(member, version, status, reason, protections)
-    plan.decisions.append(decision)
+    schedule = _retirement_schedule(image, deprecate, target, retention, now)
+    plan.decisions.append(replace(decision, deprecated_from=schedule[0], removable_from=schedule[1]))
+
+
+def _retirement_schedule(
+    image: Image, deprecate: DeprecateImage | None, target: datetime | None, retention: Retention, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """When an image beyond retention is deprecated (already, by this run, or once it carries the lineage tags)
+    and from when it may be deregistered; (None, None) for a disabled image without a deprecation time."""
+    if deprecate is not None:
+        deprecated: datetime | None = deprecate.deprecate_at
+    elif image.deprecation_time is not None:
+        deprecated = parse_time(image.deprecation_time)
+    elif image.state == "available" and target is not None:
+        deprecated = deprecate_at(target, now)
+    else:
+        deprecated = None
+    if deprecated is None:
+        return None, None
+    return deprecated, deprecated + timedelta(days=retention.deregister_after_days)
 
 
 def _candidate_checks(

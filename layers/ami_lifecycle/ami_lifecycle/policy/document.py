@@ -272,6 +272,21 @@ class SweepSettings(_Strict):
         "is read every run.",
     )
     usage_reports: UsageReports = Field(default_factory=UsageReports)
+    summary: bool = Field(
+        default=False,
+        description="After a run that changed something (never a dry run), publish a short summary on the stack's "
+        "LaunchAlertsTopic: what was deprecated, disabled and deregistered per family and region, and the GiB and "
+        "monthly cost reclaimed.",
+    )
+    snapshot_price_per_gb_month: float = Field(
+        default=0.05,
+        ge=0,
+        le=10,
+        allow_inf_nan=False,
+        description="EBS snapshot standard-tier price, USD per GB-month, for the cost figures of the plan and the "
+        "summary (default: the public list price in us-east-1). The figures use each snapshot's provisioned size, "
+        "an upper bound of what is billed (snapshots are billed for the blocks they store).",
+    )
 
 
 class Policy(_Strict):

@@ -1,6 +1,8 @@
 """`make demo`: the real image-available, launch-tracking and sweep handlers against a local AWS (a moto server).
 
-Seeds an account the way image builders leave one, sends the events EC2 would send through the rules of
+Opens with an account that has history (families built over months before the product, DR copies another tool
+made) and the adoption plan an operator reads before deploying (`python -m ami_lifecycle plan`). Then seeds the
+builds of a day the way image builders leave them, sends the events EC2 would send through the rules of
 template.yaml and dr-forwarder.yaml, lets time pass for the DR copies, launches instances, then reads back
 from AWS what the handlers did: copies, lineage, tags, sharing, encryption, instance tags, usage records and
 alerts. Then the schedule ticks: the sweep plans in dry run (as a new deployment has it, shown with

@@ -112,5 +112,8 @@ def read_state(aws: LocalAws) -> AccountState:
     return AccountState(images, snapshots)
 
 
-def count_copies(aws: LocalAws) -> int:
-    return sum(1 for region in DR_REGIONS for image in own_images(aws, region) if image.get("SourceImageId"))
+def count_copies(aws: LocalAws, source_ids: set[str]) -> int:
+    """Copies of these sources in the DR regions (not those another tool made of the account's history)."""
+    return sum(
+        1 for region in DR_REGIONS for image in own_images(aws, region) if image.get("SourceImageId") in source_ids
+    )

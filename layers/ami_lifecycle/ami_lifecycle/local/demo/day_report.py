@@ -56,7 +56,7 @@ def expectations(
     if story.dr_images_after != story.dr_images_before or copies_started(story.again.invocations):
         problems.append(f"re-delivery changed the DR images ({story.dr_images_before} -> {story.dr_images_after})")
     expected_copies = len(account.managed) * len(DR_REGIONS)
-    if (copies := count_copies(aws)) != expected_copies:
+    if (copies := count_copies(aws, {i for _, i in account.managed})) != expected_copies:
         problems.append(f"{copies} copies in the DR regions, expected {expected_copies}")
     return problems
 
@@ -82,7 +82,7 @@ def report_day(aws: LocalAws, account: Account, flow: EventFlow, story: Story, r
         problems=expectations(aws, account, rows, flow, story, launches),
         protected=protected,
         builds=len(account.managed),
-        copies=count_copies(aws),
+        copies=count_copies(aws, {i for _, i in account.managed}),
         tracked=tracked_launches(story.launches.instances, launches),
         alerts=len(launches.alerts),
         image_invocations=len(flow.invocations),

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ...cli.adoption_report import DETAIL_HEADING
 from .. import fidelity
 from .aws_state import AccountState, read_state
 from .day_report import DayReport, Story, report_day
@@ -24,6 +25,7 @@ from .events import (
     send_copies_pending,
     statuses,
 )
+from .history import PAST_BUILDS, History, adoption_problems, seed_history
 from .launches import LaunchStory, deprecate_yesterday, launch_deprecated, launch_fleet, web_builds
 from .output import WIDTH, plural, say
 from .protection import skipped_checks
@@ -79,6 +81,7 @@ def run(aws: LocalAws, workdir: Path) -> int:
     """Seed, send the events, report, sweep. Needs the local AWS of `local_aws()`."""
     stage = set_stage(aws, workdir)
     introduce(stage)
+    history = before_the_product(stage)  # 0
     account = seed(stage)  # 1
     with stage.handler_logs():
         noise = build_noise(stage, account)  # 2
@@ -89,12 +92,12 @@ def run(aws: LocalAws, workdir: Path) -> int:
         launches = launches_tracked(stage, account)  # 7, after the copies are finished: DR instances need one
         story = Story(noise, built, pending, finished, again, dr_before, dr_after, launches)
         day = report_day(aws, account, stage.flow, story, stage.resources)  # before the sweep changes what it reads
-        sweep = sweep_on_schedule(stage, account, launches)  # 8-11
+        sweep = sweep_on_schedule(stage, account, launches, history)  # 8-11
         restored = restore_one(stage, sweep)  # 12
     return conclude(aws, account, day, sweep, restored)
 
 
-def sweep_on_schedule(stage: Stage, account: Account, launches: LaunchStory) -> SweepStory:
+def sweep_on_schedule(stage: Stage, account: Account, launches: LaunchStory, history: History) -> SweepStory:
     """Steps 8-11: the scheduled sweep, in dry run as a new deployment has it, then for real; time passes."""
     template = create_launch_template(stage.aws, account)
     managed, newest = managed_images(stage.aws, account), newest_versions(account)
@@ -102,11 +105,12 @@ def sweep_on_schedule(stage: Stage, account: Account, launches: LaunchStory) -> 
     start = read_state(stage.aws)
     dry, after_dry, dry_decisions = dry_run_tick(stage, start)  # 8
     on, after_on = dry_run_off_tick(stage, managed, after_dry)  # 9
+    adopted = adoption_problems(stage.aws, history)
     aged, gone, after_gone, decisions = time_passes_tick(stage, managed, newest, start)  # 10
     again, end = next_tick(stage, after_gone)  # 11
     return SweepStory(
         stage.sweeper, template, managed, newest, in_use, start, dry, after_dry, dry_decisions,
-        on, after_on, aged, gone, after_gone, decisions, again, end,
+        on, after_on, aged, gone, after_gone, decisions, again, end, adopted,
     )  # fmt: skip
 
 
@@ -119,9 +123,27 @@ def introduce(stage: Stage) -> None:
         f"        shared with account {CONSUMER}, 1 organization, 1 OU (+ snapshot permissions);",
         f"        retention: newest {KEEP_LATEST} version per family, older ones deprecated and deregistered"
         f" {GRACE_DAYS} days later,",
-        f"        unless in use (instance, launch template, ...) or launched within {LAUNCH_WINDOW_DAYS} days",
+        f"        unless in use (instance, launch template, ...) or launched within {LAUNCH_WINDOW_DAYS} days;",
+        "        builds of Team legacy (rule `legacy`, listed first) are not shared",
         "",
     )
+
+
+def before_the_product(stage: Stage) -> History:
+    """Step 0: the account has history; the operator reads the adoption plan before installing anything."""
+    history = seed_history(stage.aws)
+    families = Counter(b.family for b in PAST_BUILDS)
+    say(
+        f"0. Before the product: {HOME} has "
+        + ", ".join(f"{f} x{n}" for f, n in families.items())
+        + f" (Team legacy, built over {max(b.days_ago for b in PAST_BUILDS)} days),",
+        f"   {len(history.copies)} of them copied to {WEST} by another tool; none carries this product's tags.",
+        "   The adoption plan, read-only, before anything is deployed:",
+        "   python -m ami_lifecycle plan --policy policy/policy.yaml   (no --usage-table yet)",
+        *fit(stage.sweeper.adoption_plan().split("\n", 1)[1].strip("\n"), "   | "),
+        "",
+    )
+    return history
 
 
 # --------------------------------------------------------------------------------------------------
@@ -247,10 +269,10 @@ def dry_run_tick(stage: Stage, start: AccountState) -> tuple[Tick, AccountState,
     dry_decisions = stage.sweeper.decisions()
     say(
         "8. Schedule tick, new deployment (SweepDryRun is true until you change it)",
-        f"   -> {tick_summary(dry)}",
+        *textwrap.wrap(f"   -> {tick_summary(dry)}", WIDTH, subsequent_indent="      "),
         f"   {unchanged(start, after_dry)}",
-        "   The plan, as `python -m ami_lifecycle plan --policy ... --usage-table ...` prints it:",
-        *fit(plan, "   | "),
+        "   The plan, as `python -m ami_lifecycle plan --policy ... --usage-table ...` prints it per family:",
+        *fit(plan.split(f"{DETAIL_HEADING}\n", 1)[-1].strip("\n"), "   | "),
     )
     return dry, after_dry, dry_decisions
 
@@ -260,7 +282,9 @@ def dry_run_off_tick(stage: Stage, managed: list[ManagedImage], before: AccountS
     after_on = read_state(stage.aws)
     say(
         "9. Dry run turned off (SweepDryRun=false in samconfig.toml): tick",
-        f"   -> {tick_summary(on)}",
+        *textwrap.wrap(f"   -> {tick_summary(on)}", WIDTH, subsequent_indent="      "),
+        f"   the history is adopted: {plural(on.total('FinishImage'), 'image')} tagged (lineage, snapshots),"
+        f" {on.total('CopyImage')} copies started",
         *deprecation_lines(managed, before, after_on),
     )
     return on, after_on

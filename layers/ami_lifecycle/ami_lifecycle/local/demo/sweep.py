@@ -9,11 +9,12 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ...cli.adoption_report import DETAIL_HEADING
 from .. import fidelity
 from ..invoke import DEFAULT_ACCOUNT_ID, LocalLambdaContext
 from .aws_state import AccountState, all_images, copies_of, read_state
@@ -175,6 +176,15 @@ class Sweeper:
             self.plan_problems.append(f"`python -m ami_lifecycle {' '.join(argv[:1] + list(options))}` exited {status}")
         return out.getvalue()
 
+    def adoption_plan(self) -> str:
+        """`python -m ami_lifecycle plan --policy ...` before the stack exists: no usage table, so nothing is
+        removed (exit status 1, a blocked plan); its output up to the per-family detail."""
+        out = io.StringIO()
+        status = self.plan_command(["plan", "--policy", str(self.policy)], out=out)
+        if status not in (0, 1):
+            self.plan_problems.append(f"`python -m ami_lifecycle plan` (adoption plan) exited {status}")
+        return out.getvalue().split(f"\n{DETAIL_HEADING}", 1)[0]
+
     def restore(self, image_id: str, region: str) -> tuple[int, str]:
         """`python -m ami_lifecycle restore IMAGE_ID --region R --policy ...`: its exit status and output."""
         out = io.StringIO()
@@ -183,7 +193,7 @@ class Sweeper:
 
     def decisions(self) -> dict[str, dict[str, Any]]:
         """The plan as JSON (`plan --json`): each image's status, reason and protections, by image id."""
-        return {d["image_id"]: d for d in map(json.loads, self.plan("--json").splitlines())}
+        return {d["image_id"]: d for d in json.loads(self.plan("--json"))["decisions"]}
 
 
 def age_deprecations(aws: LocalAws, days: int) -> set[str]:
@@ -220,6 +230,7 @@ class SweepStory:
     decisions: dict[str, dict[str, Any]]
     again: Tick
     end: AccountState
+    adoption: list[str] = field(default_factory=list)  # what step 9 left of the history unadopted
 
     @property
     def ticks(self) -> list[Tick]:

@@ -28,6 +28,7 @@ def sweep_checks(account: Account, sweep: SweepStory) -> list[str]:
     problems += deprecation_problems(sweep)
     problems += removal_problems(sweep)
     problems += kept_problems(sweep)
+    problems += sweep.adoption
     if sweep.again.planned or sweep.again.regions:
         problems.append(f"step 11: the next tick planned {sweep.again.planned}, applied {dict(sweep.again.applied())}")
     problems += change_problems("step 11", sweep.after_gone, sweep.end)

@@ -63,6 +63,13 @@ defaults:
     deregister_after_days: {grace_days}
     launched_within_days: {launch_window_days}
 managed_images:
+  - name: legacy                 # built before the product; not shared
+    select:
+      tags: {{"ami-lifecycle:managed": "true", Team: legacy}}
+      name_pattern: '(?P<family>[a-z0-9-]+)-(?P<version>\\d+\\.\\d+\\.\\d+)'
+    family: {{name_group: family}}
+    version: {{name_group: version}}
+    sharing: {{}}
   - name: golden
     select:
       tags: {{"ami-lifecycle:managed": "true"}}
