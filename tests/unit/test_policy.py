@@ -158,3 +158,41 @@ def test_schema_rejects_what_the_model_rejects() -> None:
 def test_a_value_of_the_wrong_type_is_refused_not_converted(extra: str, field: str, message: str) -> None:
     with pytest.raises(PolicyError, match=rf"{field}: Input should be a {message}|{field}: .*{message}"):
         parse_policy(MINIMAL + extra)
+
+
+def test_launch_templates_are_named_by_id_name_or_tags_and_keep_their_default_unless_asked() -> None:
+    policy = parse_policy(
+        MINIMAL
+        + """launch_templates:
+  - {family: web, name: web-asg}
+  - {family: web, tags: {Tier: web}, set_default: true}
+  - {family: api, id: lt-0123456789abcdef0, regions: [us-west-2]}
+"""
+    )
+
+    by_name, by_tags, by_id = policy.launch_templates
+    assert (by_name.set_default, by_tags.set_default) == (False, True)
+    assert policy.launch_template_regions(by_name) == ["us-east-1", "us-west-2"]
+    assert policy.launch_template_regions(by_id) == ["us-west-2"]
+    assert by_name.selects("lt-1", "web-asg", {}) and not by_name.selects("lt-1", "web-asg-2", {})
+    assert by_tags.selects("lt-1", "x", {"Tier": "web", "Team": "a"}) and not by_tags.selects("lt-1", "x", {})
+    assert by_id.selects("lt-0123456789abcdef0", "x", {})
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ("{family: web}", "launch_templates.0: Value error, set exactly one of id, name, tags"),
+        ("{family: web, name: a-b, tags: {Tier: web}}", "set exactly one of id, name, tags"),
+        ("{family: web, tags: {}}", "an empty selector would update every template"),
+        ("{family: web, id: lt-0123456789abcdef0}", "list exactly that region"),
+        ("{family: web, id: lt-0123456789abcdef0, regions: [us-east-1, us-west-2]}", "list exactly that region"),
+        ("{family: web, id: template-1, regions: [us-east-1]}", "launch_templates.0.id"),
+        ("{family: web, name: web, regions: [eu-west-1]}", "launch_templates.0.regions: ['eu-west-1']"),
+        ("{family: web, name: web, set_default: 'yes'}", "launch_templates.0.set_default"),
+        ("{family: web, name: web, default: true}", "launch_templates.0.default"),
+    ],
+)
+def test_a_bad_launch_template_entry_is_refused_naming_it(entry: str, field: str) -> None:
+    with pytest.raises(PolicyError, match=field.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        parse_policy(MINIMAL + f"launch_templates:\n  - {entry}\n")

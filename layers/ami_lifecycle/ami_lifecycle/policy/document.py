@@ -268,6 +268,59 @@ class SweepSettings(_Strict):
     usage_reports: UsageReports = Field(default_factory=UsageReports)
 
 
+LAUNCH_TEMPLATE_ID_PATTERN = r"^lt-[0-9a-f]{8,17}$"
+LAUNCH_TEMPLATE_NAME_PATTERN = r"^[a-zA-Z0-9().\-/_]{3,128}$"
+
+
+class LaunchTemplateUpdates(_Strict):
+    """Launch templates that get a new version naming a family's current image, once it is finished in their region.
+
+    The new version is the template's default version with only the ImageId changed; it becomes the default
+    only when `set_default` is true. Versions are never deleted.
+    """
+
+    family: Annotated[str, Field(min_length=1)]
+    id: Annotated[str, Field(pattern=LAUNCH_TEMPLATE_ID_PATTERN)] | None = Field(
+        default=None, description="One template by id (ids are regional: list its one region in `regions`)."
+    )
+    name: Annotated[str, Field(pattern=LAUNCH_TEMPLATE_NAME_PATTERN)] | None = Field(
+        default=None, description="One template by name, in each region listed."
+    )
+    tags: dict[str, str] | None = Field(
+        default=None, description='Every template carrying all these tags (value "*" = any value), in each region.'
+    )
+    regions: list[Region] | None = Field(
+        default=None, description="Where to look: the home region and/or DR regions; default: all of them."
+    )
+    set_default: bool = Field(
+        default=False, description="Also make the new version the template's default version."
+    )
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> LaunchTemplateUpdates:
+        if sum(x is not None for x in (self.id, self.name, self.tags)) != 1:
+            raise ValueError("set exactly one of id, name, tags")
+        if self.tags is not None and not self.tags:
+            raise ValueError("tags: name at least one tag; an empty selector would update every template")
+        if self.id is not None and (self.regions is None or len(self.regions) != 1):
+            raise ValueError(f"id {self.id}: a launch template id exists in one region; list exactly that region")
+        return self
+
+    def selects(self, template_id: str, name: str, tags: dict[str, str]) -> bool:
+        if self.id is not None:
+            return template_id == self.id
+        if self.name is not None:
+            return name == self.name
+        return all(key in tags and (want == "*" or tags[key] == want) for key, want in (self.tags or {}).items())
+
+    def describe(self) -> str:
+        if self.id is not None:
+            return f"id {self.id}"
+        if self.name is not None:
+            return f"name {self.name}"
+        return "tags " + ", ".join(f"{k}={v}" for k, v in sorted((self.tags or {}).items()))
+
+
 class Policy(_Strict):
     version: Literal[1] = 1
     home_region: Region
@@ -278,6 +331,10 @@ class Policy(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     sweep: SweepSettings = Field(default_factory=SweepSettings)
     managed_images: list[Rule] = Field(min_length=1)
+    launch_templates: list[LaunchTemplateUpdates] = Field(
+        default_factory=list,
+        description="Launch templates the product adds a version to when a family's new version is finished.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
@@ -298,6 +355,10 @@ class Policy(_Strict):
             raise ValueError(
                 f"sharing.public is set ({', '.join(public) or 'defaults'}) but allow_public_sharing is not true"
             )
+        for i, entry in enumerate(self.launch_templates):
+            unknown = set(entry.regions or []) - {self.home_region, *names}
+            if unknown:
+                raise ValueError(f"launch_templates.{i}.regions: {sorted(unknown)} is neither home nor a DR region")
         return self
 
     # Effective settings of a rule: its own where set, else the defaults.
@@ -314,6 +375,9 @@ class Policy(_Strict):
         if rule.dr_regions is None:
             return list(self.dr_regions)
         return [r for r in self.dr_regions if r.region in rule.dr_regions]
+
+    def launch_template_regions(self, entry: LaunchTemplateUpdates) -> list[str]:
+        return list(entry.regions or [self.home_region, *(r.region for r in self.dr_regions)])
 
     def dr_region(self, name: str) -> DrRegion | None:
         return next((r for r in self.dr_regions if r.region == name), None)
