@@ -7,6 +7,7 @@ from .document import (
     Defaults,
     DrRegion,
     Match,
+    Parameters,
     Policy,
     PolicyError,
     Retention,
@@ -18,14 +19,16 @@ from .document import (
     TagPropagation,
     UsageReports,
 )
-from .loading import json_schema, load_policy, parse_policy
+from .loading import PARAMETER_PATH_PREFIX_ENV, check_parameter_path, json_schema, load_policy, parse_policy
 
 __all__ = [
+    "PARAMETER_PATH_PREFIX_ENV",
     "POLICY_FILE_ENV",
     "REGION_PATTERN",
     "Defaults",
     "DrRegion",
     "Match",
+    "Parameters",
     "Policy",
     "PolicyError",
     "Retention",
@@ -36,6 +39,7 @@ __all__ = [
     "TagFilter",
     "TagPropagation",
     "UsageReports",
+    "check_parameter_path",
     "json_schema",
     "load_policy",
     "parse_policy",
