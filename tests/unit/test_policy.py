@@ -1,13 +1,14 @@
 """The policy document: valid documents load, invalid ones fail naming the field."""
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
 
-from ami_lifecycle.policy import PolicyError, json_schema, load_policy, parse_policy
+from ami_lifecycle.policy import PolicyError, check_parameter_path, json_schema, load_policy, parse_policy
 
 MINIMAL = """
 home_region: us-east-1
@@ -196,3 +197,41 @@ def test_launch_templates_are_named_by_id_name_or_tags_and_keep_their_default_un
 def test_a_bad_launch_template_entry_is_refused_naming_it(entry: str, field: str) -> None:
     with pytest.raises(PolicyError, match=field.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
         parse_policy(MINIMAL + f"launch_templates:\n  - {entry}\n")
+
+
+def test_parameters_are_published_by_default_under_the_products_path() -> None:
+    policy = parse_policy(MINIMAL)
+
+    assert policy.parameters.publish is True and policy.parameters.tier == "Standard"
+    assert policy.parameters.name_for("web") == "/ami-lifecycle/web/latest"
+    assert policy.parameters.prefix == "/ami-lifecycle/"
+    assert policy.parameters.name_for("web server") is None  # not a parameter name: reported, never written
+    assert policy.pins == {}
+
+
+@pytest.mark.parametrize(
+    ("fragment", "message"),
+    [
+        ("parameters: {path: /ami-lifecycle/latest}", "parameters: Value error, path '/ami-lifecycle/latest' must"),
+        ("parameters: {path: '/ami/{family}/{family}'}", "must contain {family} exactly once"),
+        ("parameters: {path: '/aws/{family}'}", "SSM reserves names beginning with aws or ssm"),
+        ("parameters: {path: 'ami/{family}'}", "parameters.path: String should match pattern"),
+        ("parameters: {share: true}", "share: true needs tier: Advanced"),
+        ("parameters: {share: true, tier: Advanced}", "defaults.sharing names no accounts"),
+        ("parameters: {tier: Intelligent-Tiering}", "parameters.tier"),
+        ("pins: {web: 1.2.0, '': 2}", "pins"),
+        ("parameters: {publish: 'yes'}", "parameters.publish: Input should be a valid boolean"),
+    ],
+)
+def test_bad_parameter_settings_name_the_field(fragment: str, message: str) -> None:
+    with pytest.raises(PolicyError, match=re.escape(message)):
+        parse_policy(MINIMAL + fragment + "\n")
+
+
+def test_a_parameter_path_outside_the_stacks_prefix_is_refused() -> None:
+    policy = parse_policy(MINIMAL + "parameters: {path: '/images/{family}/latest'}\npins: {web: 1.2.0}\n")
+
+    with pytest.raises(PolicyError, match="not under the stack's parameter path prefix '/ami-lifecycle/'"):
+        check_parameter_path(policy, "/ami-lifecycle/")
+    check_parameter_path(policy, "/images/")  # under its own prefix: accepted
+    assert policy.pins == {"web": "1.2.0"} and policy.parameters.prefix == "/images/"

@@ -6,8 +6,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ..model.image import Image, lineage_tags, propagated
+from ..model.image import PROTECTED_TAG, Image, lineage_tags, propagated
 from ..policy import Match, Policy, Sharing
+from .families import Member, is_source
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,24 @@ def protection_digest(desired: DesiredImage) -> str:
         [desired.image_tags, desired.snapshot_tags, desired.sharing.model_dump(mode="json")], sort_keys=True
     )
     return hashlib.sha256(document.encode()).hexdigest()[:16]
+
+
+def desired_for_member(member: Member, policy: Policy) -> DesiredImage:
+    """What a grouped image should carry: a source by its own tags, a copy by its source's."""
+    if is_source(member):
+        return desired_source(member.image, member.match, policy)
+    return desired_copy(member.source or _lost_source(member), member.match, policy)
+
+
+def _lost_source(member: Member) -> Image:
+    """A copy whose source is gone keeps the lineage it has; an Image that stands in for the source."""
+    source_id, source_region = member.image.copied_from or ("", "")
+    return Image(
+        source_id,
+        source_region,
+        member.image.owner_id,
+        member.image.name,
+        "deregistered",
+        "",
+        {k: v for k, v in member.image.tags.items() if k != PROTECTED_TAG},
+    )

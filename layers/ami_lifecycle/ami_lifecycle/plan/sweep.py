@@ -21,8 +21,8 @@ from ..model.image import FAMILY_TAG, PROTECTED_TAG, Image, parse_time
 from ..model.inventory import Fleet, RegionInventory
 from ..model.plan import DEFERRED, DEREGISTER, DISABLE, Candidates, RegionPlan, SweepPlan
 from ..policy import Policy
-from .desired import DesiredImage, desired_copy, desired_source, protection_digest
-from .families import Member, Version, group_versions, is_source
+from .desired import desired_for_member, protection_digest
+from .families import Version, group_versions, is_source
 from .protect import plan_copy
 from .retire import plan_deregistrations, plan_family, plan_orphaned_snapshots
 from .usage import plan_usage_reports
@@ -112,7 +112,7 @@ def plan_protection(
                 if image.state != "available":
                     continue
                 retiring = parse_time(image.deprecation_time) is not None
-                desired = _desired(member, policy)
+                desired = desired_for_member(member, policy)
                 # A retiring image is only finished if it never was: it needs the lineage tags to retire.
                 if image.tags.get(PROTECTED_TAG) != protection_digest(desired) and (
                     not retiring or FAMILY_TAG not in image.tags
@@ -127,26 +127,6 @@ def plan_protection(
                     decision = plan_copy(image, member.match, dr, copies, policy)
                     if decision.action is not None:
                         plans[dr.region].actions.append(decision.action)
-
-
-def _desired(member: Member, policy: Policy) -> DesiredImage:
-    if is_source(member):
-        return desired_source(member.image, member.match, policy)
-    return desired_copy(member.source or _lost_source(member), member.match, policy)
-
-
-def _lost_source(member: Member) -> Image:
-    """A copy whose source is gone keeps the lineage it has; an Image that stands in for the source."""
-    source_id, source_region = member.image.copied_from or ("", "")
-    return Image(
-        source_id,
-        source_region,
-        member.image.owner_id,
-        member.image.name,
-        "deregistered",
-        "",
-        {k: v for k, v in member.image.tags.items() if k != PROTECTED_TAG},
-    )
 
 
 _ORDER = (

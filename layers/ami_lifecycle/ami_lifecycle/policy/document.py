@@ -268,6 +268,55 @@ class SweepSettings(_Strict):
     usage_reports: UsageReports = Field(default_factory=UsageReports)
 
 
+# What SSM allows in a parameter name (a path of at most 15 levels, 1,011 characters in all); {family} is filled in.
+_PARAMETER_PATH = r"^(/[A-Za-z0-9_.{}-]+){1,15}$"
+PARAMETER_NAME_PATTERN = r"^(/[A-Za-z0-9_.-]+){1,15}$"
+
+
+class Parameters(_Strict):
+    """An SSM parameter per family and region naming the family's current image (data type aws:ec2:image)."""
+
+    publish: bool = Field(
+        default=True,
+        description="Keep the parameters. On by default: standard parameters cost nothing, the product writes "
+        "only under its own path and never overwrites a parameter it did not create.",
+    )
+    path: Annotated[str, Field(pattern=_PARAMETER_PATH, max_length=1000)] = Field(
+        default="/ami-lifecycle/{family}/latest",
+        description="Parameter name, with {family} once; it must lie under the stack's ParameterPathPrefix.",
+    )
+    tier: Literal["Standard", "Advanced"] = Field(
+        default="Standard", description="Advanced parameters can be shared (and cost a monthly fee); see share."
+    )
+    share: bool = Field(
+        default=False,
+        description="Share the parameters through AWS RAM with defaults.sharing's accounts, organizations and "
+        "OUs, so consumers resolve them by ARN. Needs tier: Advanced.",
+    )
+
+    @model_validator(mode="after")
+    def _usable(self) -> Parameters:
+        rest = self.path.replace("{family}", "", 1)
+        if "{family}" not in self.path or "{" in rest or "}" in rest:
+            raise ValueError(f"path {self.path!r} must contain {{family}} exactly once, and no other braces")
+        first = self.path.lstrip("/").split("/")[0].lower()
+        if first.startswith(("aws", "ssm")):
+            raise ValueError(f"path {self.path!r}: SSM reserves names beginning with aws or ssm")
+        if self.share and self.tier != "Advanced":
+            raise ValueError("share: true needs tier: Advanced (SSM shares only advanced-tier parameters)")
+        return self
+
+    @property
+    def prefix(self) -> str:
+        """The fixed part of the path before the family's level: where the sweep reads them all at once."""
+        return self.path.split("{family}")[0].rsplit("/", 1)[0] + "/"
+
+    def name_for(self, family: str) -> str | None:
+        """The parameter of a family, or None when the family's name cannot be part of a parameter name."""
+        name = self.path.replace("{family}", family)
+        return name if re.fullmatch(PARAMETER_NAME_PATTERN, name) and len(name) <= 1011 else None
+
+
 LAUNCH_TEMPLATE_ID_PATTERN = r"^lt-[0-9a-f]{8,17}$"
 LAUNCH_TEMPLATE_NAME_PATTERN = r"^[a-zA-Z0-9().\-/_]{3,128}$"
 
@@ -331,6 +380,12 @@ class Policy(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     sweep: SweepSettings = Field(default_factory=SweepSettings)
     managed_images: list[Rule] = Field(min_length=1)
+    parameters: Parameters = Field(default_factory=Parameters)
+    pins: dict[Annotated[str, Field(min_length=1, max_length=256)], Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="family: version. Every region's parameter names that version; it is kept and not deprecated "
+        "(a deprecation already set is cancelled). Remove the pin to move the parameters forward again.",
+    )
     launch_templates: list[LaunchTemplateUpdates] = Field(
         default_factory=list,
         description="Launch templates the product adds a version to when a family's new version is finished.",
@@ -350,6 +405,12 @@ class Policy(_Strict):
             unknown = set(rule.dr_regions or []) - set(names)
             if unknown:
                 raise ValueError(f"managed_images.{i}.dr_regions: {sorted(unknown)} not listed in dr_regions")
+        if self.parameters.share and not (
+            self.defaults.sharing.accounts
+            or self.defaults.sharing.organization_arns
+            or self.defaults.sharing.organizational_unit_arns
+        ):
+            raise ValueError("parameters.share: defaults.sharing names no accounts, organizations or OUs to share with")
         public = [r.name for r in self.managed_images if self.sharing_for(r).public]
         if public and not self.allow_public_sharing:
             raise ValueError(
