@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..act.executor import RegionResult, apply_plan
+from ..act.finish import FinishImage
 from ..aws.clients import ClientFactory, error_code, is_transient
 from ..model.events import AmiStateChangeEvent
 from ..model.image import Image
@@ -21,6 +22,7 @@ from ..model.inventory import IMAGES, RegionInventory
 from ..plan.image_available import RegionStep, plan_copy_finish, plan_source
 from ..policy import Match, Policy
 from ..read.region import Scope, read_image, read_regions
+from .launch_templates import update_after_finish
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -140,7 +142,8 @@ def _protect_source(source: Image, policy: Policy, clients: ClientFactory) -> Ou
     copies = {region: list(i.images.values()) for region, i in inventories.items() if i.readable}
     steps = plan_source(source, match, policy, copies)
     unread = [_unread_outcome(i) for i in inventories.values() if not i.readable]
-    return _apply(source, "protected", match, steps, clients, unread, list(scopes))
+    outcome = _apply(source, "protected", match, steps, clients, unread, list(scopes))
+    return _update_templates(outcome, steps, policy, match, source.creation_date, clients)
 
 
 def _finish_copy(copy: Image, lineage: tuple[str, str], policy: Policy, clients: ClientFactory) -> Outcome:
@@ -156,7 +159,9 @@ def _finish_copy(copy: Image, lineage: tuple[str, str], policy: Policy, clients:
         return _skip(copy.image_id, copy.region, f"source {source_id} is no longer managed", log, warn=True)
     if copy.region not in {r.region for r in policy.dr_regions_for(match.rule)}:
         return _skip(copy.image_id, copy.region, f"{copy.region} is not a DR region of rule {match.rule.name}", log)
-    return _apply(copy, "finished", match, [plan_copy_finish(copy, source, match, policy)], clients, [], [])
+    steps = [plan_copy_finish(copy, source, match, policy)]
+    outcome = _apply(copy, "finished", match, steps, clients, [], [])
+    return _update_templates(outcome, steps, policy, match, source.creation_date, clients)
 
 
 def _apply(
@@ -175,6 +180,34 @@ def _apply(
     if any(r.failed for r in regions):
         status = "incomplete"
     return Outcome(image.image_id, image.region, status, family=match.family, version=match.version, regions=regions)
+
+
+def _update_templates(
+    outcome: Outcome, steps: list[RegionStep], policy: Policy, match: Match, created: str, clients: ClientFactory
+) -> Outcome:
+    """Once an image is finished in its region, the launch templates the policy names there may name it."""
+    failed = {r.region for r in outcome.regions if r.failed}
+    finished = [
+        action.image
+        for step in steps
+        if step.region not in failed
+        for action in step.actions
+        if isinstance(action, FinishImage)
+    ]
+    templates = update_after_finish(clients, policy, match, created, finished)
+    for region in outcome.regions:
+        result, error = templates.results.get(region.region), templates.errors.get(region.region)
+        region.changes += result.changes if result else []
+        if region.note == "" and templates.notes.get(region.region):
+            region.note = "; ".join(templates.notes[region.region])
+        if result is not None and result.error is not None:
+            error, region.transient = result.error, result.transient
+        elif error is not None:
+            region.transient = True  # a read that failed: the retry reads again
+        if error is not None and not region.failed:
+            region.status, region.error = "failed", error
+            outcome.status = "incomplete"
+    return outcome
 
 
 def _region_outcome(step: RegionStep, result: RegionResult | None) -> RegionOutcome:

@@ -18,14 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..act.executor import RegionResult, apply_plan
 from ..act.finish import FinishImage
+from ..act.launch_templates import CreateTemplateVersion, SetDefaultTemplateVersion
 from ..act.protect import CopyImage
 from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
 from ..aws.clients import ClientFactory
 from ..aws.launch_template_table import LaunchTemplateTable
 from ..model.plan import SweepPlan
+from ..plan.launch_templates import add_sweep_updates
 from ..plan.sweep import plan_sweep, removal_candidates
 from ..policy import Policy
 from ..read.fleet import LaunchReader, read_candidates, read_fleet
+from ..read.named_templates import read_named_templates_in
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -91,7 +94,8 @@ def read_and_plan(
     """The fleet, then what only the removal candidates need read, then the plan."""
     fleet = replace(read_fleet(policy, clients, now, launches, templates), recycle_bin_days=recycle_bin_days)
     fleet = read_candidates(clients, fleet, removal_candidates(fleet, policy, now))
-    return plan_sweep(fleet, policy, now)
+    named = read_named_templates_in(clients, policy, fleet.regions)
+    return add_sweep_updates(plan_sweep(fleet, policy, now), fleet, policy, named)
 
 
 def run_sweep(
@@ -115,6 +119,8 @@ def run_sweep(
                     f"{decision.status}: {decision.image_id}",
                     extra={"region": decision.region, "image_id": decision.image_id, "reason": decision.reason},
                 )
+        for note in region_plan.launch_template_notes:
+            logger.warning(note, extra={"region": region_plan.region})
     if not dry_run:
         report.results = apply_plan(clients, {region: p.actions for region, p in plan.regions.items()})
     _record_metrics(report)
@@ -127,6 +133,8 @@ _APPLIED_METRICS = {
     DeprecateImage.__name__: "AmisDeprecated",
     DisableImage.__name__: "AmisDisabled",
     DeregisterImage.__name__: "AmisDeregistered",
+    CreateTemplateVersion.__name__: "LaunchTemplateVersionsCreated",
+    SetDefaultTemplateVersion.__name__: "LaunchTemplateDefaultsSet",
 }
 
 
@@ -144,6 +152,8 @@ def _record_metrics(report: SweepReport) -> None:
     metrics.add_metric(name="AmisUsedInOtherAccounts", unit=MetricUnit.Count, value=elsewhere)
     backlog = sum(p.usage_reports_backlog for p in plan.regions.values())
     metrics.add_metric(name="UsageReportsBacklog", unit=MetricUnit.Count, value=backlog)
+    left_alone = sum(len(p.launch_template_notes) for p in plan.regions.values())
+    metrics.add_metric(name="LaunchTemplatesLeftAlone", unit=MetricUnit.Count, value=left_alone)
     deferred = sum(p.count("deferred") for p in plan.regions.values())
     metrics.add_metric(name="DeregistrationsDeferred", unit=MetricUnit.Count, value=deferred)
     if report.dry_run:

@@ -62,6 +62,7 @@ class RegionPlan:
     reports_wanted: list[Image] = field(default_factory=list)  # ... of which those without a usable usage report
     usage_reports_backlog: int = 0  # usage reports wanted beyond this run's cap
     used_elsewhere: list[str] = field(default_factory=list)  # past their grace period, used in other accounts
+    launch_template_notes: list[str] = field(default_factory=list)  # named templates not found or left alone, why
 
     def count(self, status: str) -> int:
         return sum(d.status == status for d in self.decisions)
