@@ -38,8 +38,9 @@ def create_template(
 ) -> str:
     all_tags = tags | ({MANAGED_TEMPLATE_TAG: "true"} if managed else {})
     spec = [{"ResourceType": "launch-template", "Tags": [{"Key": k, "Value": v} for k, v in all_tags.items()]}]
+    tagged: dict[str, Any] = {"TagSpecifications": spec} if all_tags else {}  # EC2 refuses an empty one
     response = world.ec2(region).create_launch_template(
-        LaunchTemplateName=name, LaunchTemplateData=template_data(image_id), **({"TagSpecifications": spec} if all_tags else {})
+        LaunchTemplateName=name, LaunchTemplateData=template_data(image_id), **tagged
     )
     return str(response["LaunchTemplate"]["LaunchTemplateId"])
 
