@@ -14,6 +14,8 @@ from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.eventbus import load_template
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
 from ami_lifecycle.model.events import parse_ami_state_change
+from ami_lifecycle.plan.launch_templates import MANAGED_TEMPLATE_TAG
+from ami_lifecycle.policy import LaunchTemplateUpdates
 from ami_lifecycle.read.image_references import ON_BEHALF_PERMISSIONS
 
 from .conftest import Account, ami_event
@@ -52,14 +54,26 @@ def granted(function: str) -> set[str]:
 
 @pytest.fixture
 def called(account: Account) -> set[str]:
-    """Every action the image-available flow calls: new AMI (one encrypted copy), copies finished, redelivery."""
+    """Every action the image-available flow calls: new AMI (one encrypted copy), copies finished, redelivery;
+    a launch template the policy names, tagged for the product, gets a version and its default."""
+    policy = account.policy.model_copy(
+        update={"launch_templates": [LaunchTemplateUpdates(family="web", name="web-asg", set_default=True)]}
+    )
+    account.ec2("us-east-1").create_launch_template(
+        LaunchTemplateName="web-asg",
+        LaunchTemplateData={"ImageId": "ami-00000000000000001"},
+        TagSpecifications=[
+            {"ResourceType": "launch-template", "Tags": [{"Key": MANAGED_TEMPLATE_TAG, "Value": "true"}]}
+        ],
+    )
     source = parse_ami_state_change(ami_event(account.build_ami()))
     with record_calls() as calls:
-        handle_image_available(source, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+        handle_image_available(source, policy, account.clients(), DEFAULT_ACCOUNT_ID)
         for region, copy_id in fidelity.complete_pending_copies():
             event = parse_ami_state_change(ami_event(copy_id, region))
-            handle_image_available(event, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
-        handle_image_available(source, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+            handle_image_available(event, policy, account.clients(), DEFAULT_ACCOUNT_ID)
+        handle_image_available(source, policy, account.clients(), DEFAULT_ACCOUNT_ID)
+    assert "ec2:CreateLaunchTemplateVersion" in calls.iam_actions()
     return calls.iam_actions()
 
 
@@ -140,6 +154,16 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
     images = world.family()
     world.version("api-2.0.0", days_ago=1, protect=False)
     world.ec2().create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": images[-1]})
+    # A template named after the family's versions were finished: the sweep updates it, and moves its default.
+    world.ec2().create_launch_template(
+        LaunchTemplateName="web-asg",
+        LaunchTemplateData={"ImageId": images[2]},
+        TagSpecifications=[
+            {"ResourceType": "launch-template", "Tags": [{"Key": MANAGED_TEMPLATE_TAG, "Value": "true"}]}
+        ],
+    )
+    entry = LaunchTemplateUpdates(family="web", name="web-asg", set_default=True)
+    world.policy = world.policy.model_copy(update={"launch_templates": [entry]})
     fidelity.set_consumer_usage(images[1], "us-east-1", "222222222222", "ec2:Instance", 2)
     with record_calls() as calls:
         world.sweep()
@@ -147,6 +171,7 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
         world.account.faults.fail("DeregisterImage", "InvalidParameter", times=1)  # the fallback path
         world.sweep(days=11)
     assert not world.exists(images[0])
+    assert "ec2:ModifyLaunchTemplate" in calls.iam_actions()
     return calls.iam_actions()
 
 
@@ -212,3 +237,14 @@ def test_sweep_removes_only_what_carries_the_products_tags() -> None:
         assert statement["Condition"]["Null"] == {tag: "false"}, action
         assert statement["Condition"]["StringEquals"]["ec2:Owner"] == {"Ref": "AWS::AccountId"}
         assert statement["Resource"] != "*"
+
+
+@pytest.mark.parametrize("function", ["ImageAvailableFunction", "SweepFunction"])
+def test_launch_template_writes_need_the_operators_tag(function: str) -> None:
+    """Only templates tagged ami-lifecycle:managed-template=true may get a version or a new default; the planner asks
+    for the same tag, so IAM is a second, independent guard."""
+    writes = {"ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"}
+    (statement,) = [s for s in statements(function) if actions_of(s) & writes]
+    assert actions_of(statement) == writes
+    assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{MANAGED_TEMPLATE_TAG}": "true"}}
+    assert ":launch-template/" in str(statement["Resource"])

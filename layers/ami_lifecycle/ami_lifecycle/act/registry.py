@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import Action
 from .finish import FinishImage
+from .launch_templates import CreateTemplateVersion, SetDefaultTemplateVersion
 from .launches import PublishAlert, RecordLaunch
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
@@ -15,6 +16,8 @@ IMAGE_AVAILABLE_ACTIONS: tuple[type[Action], ...] = (
     TagResources,
     AddLaunchPermissions,
     AddSnapshotVolumePermissions,
+    CreateTemplateVersion,
+    SetDefaultTemplateVersion,
 )
 LAUNCH_ACTIONS: tuple[type[Action], ...] = (RecordLaunch, TagResources, PublishAlert)
 SWEEP_ACTIONS: tuple[type[Action], ...] = (
@@ -27,4 +30,6 @@ SWEEP_ACTIONS: tuple[type[Action], ...] = (
     DeleteSnapshot,
     CreateImageUsageReport,
     ReportUseInOtherAccounts,
+    CreateTemplateVersion,
+    SetDefaultTemplateVersion,
 )
