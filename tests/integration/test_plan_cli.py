@@ -13,6 +13,7 @@ import pytest
 from ami_lifecycle.cli import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, main
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
+from ami_lifecycle.plan.launch_templates import MANAGED_TEMPLATE_TAG
 
 from .conftest import EU, HOME, WEST, Account
 from .sweep_world import RETENTION, TABLE, TEMPLATE_TABLE, World
@@ -89,3 +90,24 @@ def test_an_invalid_policy_is_refused_with_the_field(
     status, _ = plan(tmp_path)
 
     assert status == EXIT_USAGE and "home_region" in capsys.readouterr().err
+
+
+def test_the_plan_names_the_template_updates_and_the_templates_left_alone(world: World, tmp_path: Path) -> None:
+    # Given a policy naming a tagged template on an old version, and one that does not exist
+    policy_file = tmp_path / "policy.yaml"
+    entries = "launch_templates:\n  - {family: web, name: web-asg}\n  - {family: web, name: gone}\n"
+    policy_file.write_text(policy_file.read_text() + entries)
+    world.ec2().create_launch_template(
+        LaunchTemplateName="web-asg",
+        LaunchTemplateData={"ImageId": world.built[0]},
+        TagSpecifications=[
+            {"ResourceType": "launch-template", "Tags": [{"Key": MANAGED_TEMPLATE_TAG, "Value": "true"}]}
+        ],
+    )
+    # When the plan is printed
+    with record_calls() as calls:
+        status, text = plan(tmp_path, "--usage-table", TABLE)
+    # Then it plans the version, says which template it cannot find, and writes nothing
+    assert status == EXIT_OK and all(c.operation.startswith(("Describe", "Scan", "Query")) for c in calls.calls)
+    assert "1 CreateTemplateVersion" in text
+    assert "launch_templates.1 (name gone): no such launch template in us-east-1" in text

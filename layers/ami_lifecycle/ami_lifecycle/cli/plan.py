@@ -90,6 +90,8 @@ def print_plan(plan: SweepPlan, out: TextIO) -> None:
         print(f"{region}: {counts}; {region_plan.unmanaged} not managed", file=out)
         if region_plan.blocked:
             print(f"  nothing is disabled or deregistered here: {region_plan.blocked}", file=out)
+        for note in region_plan.launch_template_notes:
+            print(f"  {note}", file=out)
     actions = plan.summary()["actions"]
     print("Actions a sweep would take: " + (", ".join(f"{n} {a}" for a, n in actions.items()) or "none"), file=out)
 
