@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ami_lifecycle.flows.image_available import ProtectionIncomplete
 from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.plan.launch_templates import MANAGED_TEMPLATE_TAG
@@ -246,3 +247,52 @@ def test_a_policy_naming_no_template_costs_the_event_nothing(account: Account) -
     with record_calls() as calls:
         world.version("web-1.0.0", days_ago=1)
     assert not [c for c in calls.calls if "LaunchTemplate" in c.operation]
+
+
+def test_a_failed_template_update_fails_the_event_and_the_retry_finishes_it(world: World) -> None:
+    # Given a named template, and EC2 refusing to create launch template versions for now
+    old = world.version("web-1.0.0", days_ago=10)
+    create_template(world, "web-asg", old)
+    world.account.faults.fail("CreateLaunchTemplateVersion", "RequestLimitExceeded", region=HOME)
+    source = world.account.build_ami("web-1.1.0")
+    # When the new version's event is handled
+    with pytest.raises(ProtectionIncomplete) as excinfo:
+        world.event(source, HOME)
+    # Then the home region is reported failed (retried), the image is finished, the template unchanged
+    (home,) = [r for r in excinfo.value.outcome.regions if r.region == HOME]
+    assert home.failed and home.transient and "RequestLimitExceeded" in str(home.error)
+    assert len(versions(world, "web-asg")) == 1
+    # When EC2 recovers and the event is retried
+    world.account.faults.clear()
+    world.event(source, HOME)
+    # Then the template names the new image, through one new version
+    assert [v["LaunchTemplateData"]["ImageId"] for v in versions(world, "web-asg")] == [old, source]
+
+
+def test_unreadable_templates_fail_the_event_but_not_the_image(world: World) -> None:
+    # Given a named template, and its region's templates unreadable
+    old = world.version("web-1.0.0", days_ago=10)
+    create_template(world, "web-asg", old)
+    world.account.faults.fail("DescribeLaunchTemplates", "UnauthorizedOperation", region=HOME)
+    source = world.account.build_ami("web-1.1.0")
+    # When the new version's event is handled
+    with pytest.raises(ProtectionIncomplete):
+        world.event(source, HOME)
+    # Then the image is still finished and copied, the template unchanged
+    assert "ami-lifecycle:protected" in {t["Key"] for t in world.image(source)["Tags"]}  # type: ignore[index]
+    assert len(versions(world, "web-asg")) == 1 and set(world.copies(source)) == {WEST, EU}
+
+
+def test_no_flow_ever_deletes_a_launch_template_version(world: World) -> None:
+    # Given a template updated through three versions, pinned back and unpinned
+    old = world.version("web-1.0.0", days_ago=30)
+    create_template(world, "web-batch", old)
+    with record_calls() as calls:
+        for i, days in enumerate((20, 10), start=1):
+            world.version(f"web-1.{i}.0", days_ago=days)
+        world.finish_copies()
+        world.sweep(policy=world.policy.model_copy(update={"pins": {"web": "1.0.0"}}))
+        world.sweep(days=1)
+    # Then no call deleted a version or a template, and every version is still there
+    assert not [c for c in calls.calls if c.operation.startswith("DeleteLaunchTemplate")]
+    assert [v["VersionNumber"] for v in versions(world, "web-batch")] == list(range(1, 6))
