@@ -140,6 +140,9 @@ def test_demo_protects_every_build_and_filters_the_noise(capsys: pytest.CaptureF
     assert "        sweep: 11 AMIs deprecated, 3 deregistered (6 snapshots, 84 GiB), 9 old ones kept in use" in out
     assert "31 handler invocations (24 image-available, 2 launch-tracking, 5 sweep), 26 events filtered out" in out
     assert "OK:" in out and "FAILED" not in out and "6 launches tracked (tagged, recorded), 1 alert" in out
+    # Step 13: a named launch template gets a version with only the image changed, its default left as it was
+    assert "web-1.3.0 available -> 1 protected; its copies finish -> 2 finished" in out
+    assert "version 2 differs from version 1 only in ImageId; the default stays version 1 (set_default: false)" in out
 
     assert_launches_tracked(out, rows)
     assert_sweep(out, rows)

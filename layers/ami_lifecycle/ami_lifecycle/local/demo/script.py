@@ -41,6 +41,7 @@ from .sweep import (
 )
 from .sweep_checks import sweep_checks
 from .sweep_report import deprecation_lines, fit, kept_lines, label_of, removal_lines, tick_summary, unchanged
+from .template_update import template_update
 from .world import (
     BURST,
     CONSUMED_BUILD,
@@ -91,7 +92,8 @@ def run(aws: LocalAws, workdir: Path) -> int:
         day = report_day(aws, account, stage.flow, story, stage.resources)  # before the sweep changes what it reads
         sweep = sweep_on_schedule(stage, account, launches)  # 8-11
         restored = restore_one(stage, sweep)  # 12
-    return conclude(aws, account, day, sweep, restored)
+        updated = template_update(stage.aws, stage.flow, account, stage.sweeper.policy)  # 13
+    return conclude(aws, account, day, sweep, restored + updated)
 
 
 def sweep_on_schedule(stage: Stage, account: Account, launches: LaunchStory) -> SweepStory:
