@@ -296,3 +296,16 @@ def test_no_flow_ever_deletes_a_launch_template_version(world: World) -> None:
     # Then no call deleted a version or a template, and every version is still there
     assert not [c for c in calls.calls if c.operation.startswith("DeleteLaunchTemplate")]
     assert [v["VersionNumber"] for v in versions(world, "web-batch")] == list(range(1, 6))
+
+
+def test_a_new_build_of_a_pinned_family_leaves_the_templates_on_the_pin(world: World) -> None:
+    # Given web pinned to 1.0.0, and a template naming it
+    world.policy = world.policy.model_copy(update={"pins": {"web": "1.0.0"}})
+    old = world.version("web-1.0.0", days_ago=10)
+    create_template(world, "web-batch", old)
+    # When web 1.1.0 is finished, and the sweep runs
+    world.version("web-1.1.0", days_ago=1)
+    report = world.sweep()
+    # Then the template still names 1.0.0 through its only version, and nothing is noted about it
+    assert [v["LaunchTemplateData"]["ImageId"] for v in versions(world, "web-batch")] == [old]
+    assert not [n for n in report.plan.regions[HOME].launch_template_notes if "web-batch" in n]

@@ -47,7 +47,9 @@ def update_after_finish(
     """Update the named templates of `finished` images' regions (images of one version of `match.family`, just
     finished); `created` is the creation date of the version's source (its place in the version order)."""
     outcome = TemplateOutcome()
-    family = match.family
+    family, pin = match.family, policy.pins.get(match.family)
+    if pin is not None and pin != match.version:
+        return outcome  # the templates name the pinned version; the sweep keeps them there
     entries = [e for e in policy.launch_templates if e.family == family]
     by_region = {i.region: i for i in finished if any(i.region in policy.launch_template_regions(e) for e in entries)}
     if not by_region:
@@ -62,7 +64,7 @@ def update_after_finish(
         if region_named.error is not None:
             outcome.errors[region] = f"launch templates: {region_named.error}"
         current = choose_current(
-            family, region, [event_candidate(image, family, match.version, created)], policy.pins.get(family)
+            family, region, [event_candidate(image, family, match.version, created)], pin
         )
         planned = plan_region_updates(policy, region_named, {family: current}, known.get(region, {}))
         updates.actions[region] += planned.actions[region]
