@@ -18,6 +18,7 @@ documentation it follows:
   ResolveAlias; DeleteLaunchTemplateVersions;
 - ``block_device_mappings``: an AMI's own mappings, and DeleteSnapshot refusing a mapped snapshot;
 - ``resource_tags``: a resource's tags read directly, TagSpecifications;
+- ``image_parameters``: SSM parameters of data type aws:ec2:image, validated after PutParameter returns;
 - ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
 - ``image_usage_reports``: Create/Describe/Delete AMI usage reports and their entries;
 - ``recycle_bin``: retention rules for AMIs and snapshots, ListImages/SnapshotsInRecycleBin, Restore...;
@@ -43,6 +44,9 @@ Time does not pass in moto, so tests make it pass with these hooks:
 - ``add_recycle_bin_rule()``: a Recycle Bin retention rule is in force, standing in for the stack's
   ``AWS::Rbin::Rule``;
 - ``expire_recycle_bin()``: what is in the Recycle Bin reaches its exit time and is deleted for good.
+
+And one to look: ``parameter_validation_failures()`` lists the aws:ec2:image values EC2 refused after
+PutParameter had returned (what the "Parameter Store Change" event would report).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from . import (
     describe_snapshots,
     fleet_reads,
     image_attributes,
+    image_parameters,
     image_references,
     image_usage_reports,
     launch_templates,
@@ -72,6 +77,7 @@ from .deprecation import set_deprecation_time
 from .deregister_image import fail_snapshot_deletion
 from .deregistration_protection import expire_deregistration_cooldown
 from .image_attributes import set_last_launched_time
+from .image_parameters import parameter_validation_failures
 from .image_usage_reports import (
     add_usage_report,
     age_usage_report,
@@ -93,6 +99,7 @@ __all__ = [
     "fail_snapshot_deletion",
     "fail_usage_report",
     "install",
+    "parameter_validation_failures",
     "set_consumer_usage",
     "set_deprecation_time",
     "set_last_launched_time",
@@ -120,6 +127,7 @@ def install() -> None:
         block_device_mappings.install()
         resource_tags.install()
         image_references.install()
+        image_parameters.install()
         image_usage_reports.install()
         recycle_bin.install()
         fleet_reads.install()
