@@ -5,6 +5,7 @@ from __future__ import annotations
 from .base import Action
 from .finish import FinishImage
 from .launches import PublishAlert, RecordLaunch
+from .parameters import CancelDeprecation, PutImageParameter
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from .usage import CreateImageUsageReport, ReportUseInOtherAccounts
@@ -15,6 +16,7 @@ IMAGE_AVAILABLE_ACTIONS: tuple[type[Action], ...] = (
     TagResources,
     AddLaunchPermissions,
     AddSnapshotVolumePermissions,
+    PutImageParameter,
 )
 LAUNCH_ACTIONS: tuple[type[Action], ...] = (RecordLaunch, TagResources, PublishAlert)
 SWEEP_ACTIONS: tuple[type[Action], ...] = (
@@ -27,4 +29,6 @@ SWEEP_ACTIONS: tuple[type[Action], ...] = (
     DeleteSnapshot,
     CreateImageUsageReport,
     ReportUseInOtherAccounts,
+    CancelDeprecation,
+    PutImageParameter,
 )
