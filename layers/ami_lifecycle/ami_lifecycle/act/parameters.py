@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..aws.clients import ClientFactory
+from botocore.exceptions import ClientError
+
+from ..aws.clients import ClientFactory, error_code
 from .base import Action, Applied
 
 if TYPE_CHECKING:
@@ -57,15 +59,22 @@ class PutImageParameter(Action):
         ssm = clients.ssm(self.region)
         tags: list[TagTypeDef] = [{"Key": k, "Value": v} for k, v in self.tags]
         if not self.exists:
-            ssm.put_parameter(
-                Name=self.name,
-                Value=self.image_id,
-                Type="String",
-                DataType=IMAGE_DATA_TYPE,
-                Tier="Advanced" if self.tier == "Advanced" else "Standard",
-                Description=self.description,
-                Tags=tags,
-            )
+            try:
+                ssm.put_parameter(
+                    Name=self.name,
+                    Value=self.image_id,
+                    Type="String",
+                    DataType=IMAGE_DATA_TYPE,
+                    Tier="Advanced" if self.tier == "Advanced" else "Standard",
+                    Description=self.description,
+                    Tags=tags,
+                )
+            except ClientError as e:
+                if error_code(e) != "ParameterAlreadyExists":
+                    raise
+                # Created since it was read (a concurrent delivery, or someone else): never overwritten blind;
+                # the next event or the sweep compares with what is there.
+                return Applied(note=" (created meanwhile: left as it is)", changed=False)
             return Applied()
         ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=self.name, Tags=tags)
         if self.tier == "Advanced":  # a tier is only ever raised: SSM cannot turn an advanced one back

@@ -18,7 +18,8 @@ documentation it follows:
   ResolveAlias; DeleteLaunchTemplateVersions;
 - ``block_device_mappings``: an AMI's own mappings, and DeleteSnapshot refusing a mapped snapshot;
 - ``resource_tags``: a resource's tags read directly, TagSpecifications;
-- ``image_parameters``: SSM parameters of data type aws:ec2:image, validated after PutParameter returns;
+- ``ssm_parameters``: SSM parameters of data type aws:ec2:image, validated after PutParameter returns, and
+  DescribeParameters paged by MaxResults;
 - ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
 - ``image_usage_reports``: Create/Describe/Delete AMI usage reports and their entries;
 - ``recycle_bin``: retention rules for AMIs and snapshots, ListImages/SnapshotsInRecycleBin, Restore...;
@@ -63,13 +64,13 @@ from . import (
     describe_snapshots,
     fleet_reads,
     image_attributes,
-    image_parameters,
     image_references,
     image_usage_reports,
     launch_templates,
     recycle_bin,
     register_image,
     resource_tags,
+    ssm_parameters,
 )
 from ._common import LOCK, MOTO
 from .copy_image import complete_pending_copies, fail_pending_copy
@@ -77,7 +78,6 @@ from .deprecation import set_deprecation_time
 from .deregister_image import fail_snapshot_deletion
 from .deregistration_protection import expire_deregistration_cooldown
 from .image_attributes import set_last_launched_time
-from .image_parameters import parameter_validation_failures
 from .image_usage_reports import (
     add_usage_report,
     age_usage_report,
@@ -86,6 +86,7 @@ from .image_usage_reports import (
     set_consumer_usage,
 )
 from .recycle_bin import add_recycle_bin_rule, expire_recycle_bin
+from .ssm_parameters import parameter_validation_failures
 
 __all__ = [
     "add_recycle_bin_rule",
@@ -127,7 +128,7 @@ def install() -> None:
         block_device_mappings.install()
         resource_tags.install()
         image_references.install()
-        image_parameters.install()
+        ssm_parameters.install()
         image_usage_reports.install()
         recycle_bin.install()
         fleet_reads.install()

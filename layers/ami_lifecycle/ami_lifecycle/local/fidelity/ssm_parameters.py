@@ -1,4 +1,4 @@
-"""SSM parameters of data type ``aws:ec2:image``: EC2 validates the value after PutParameter has returned.
+"""SSM parameters: ``aws:ec2:image`` values validated after PutParameter returns; DescribeParameters paging.
 
 What SSM documents (PutParameter, "DataType"; "Parameter data types in Parameter Store"; "Native parameter
 support in Parameter Store for Amazon Machine Image IDs"):
@@ -13,6 +13,8 @@ support in Parameter Store for Amazon Machine Image IDs"):
 - A parameter cannot be changed to or from ``aws:ec2:image`` (nor ``aws:ssm:integration``): an overwrite that
   tries is refused with a ValidationException (the message is ours).
 
+- DescribeParameters ``MaxResults`` (1 to 50, API reference): moto pages by 10 whatever is asked.
+
 moto already refuses Tags together with Overwrite, as SSM does. Left out: the image of another account
 shared with the caller (moto models no cross-account sharing) and the ``aws:ssm:integration`` type.
 """
@@ -24,8 +26,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.ssm.exceptions import ValidationException
 from moto.ssm.models import SimpleSystemManagerBackend
+from moto.ssm.responses import SimpleSystemManagerResponse
 
 from ._common import LOCK, MOTO, existing_ec2_backends
 
@@ -49,9 +53,30 @@ _failures: list[ValidationFailure] = []
 _failures_lock = threading.Lock()
 
 
+_DESCRIBE_PARAMETERS_MAX = 50
+
+
 def install() -> None:
     MOTO["SimpleSystemManagerBackend.put_parameter"] = SimpleSystemManagerBackend.put_parameter
     SimpleSystemManagerBackend.put_parameter = _put_parameter  # type: ignore[method-assign]
+    SimpleSystemManagerResponse.describe_parameters = _describe_parameters  # type: ignore[method-assign]
+
+
+def _describe_parameters(self: SimpleSystemManagerResponse) -> ActionResult:
+    """moto's listing, paged by MaxResults (default 10, at most 50) instead of always 10."""
+    page_size = self._get_param("MaxResults") or 10
+    if not 1 <= int(page_size) <= _DESCRIBE_PARAMETERS_MAX:
+        raise ValidationException(
+            f"1 validation error detected: Value '{page_size}' at 'maxResults' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {_DESCRIBE_PARAMETERS_MAX}"
+        )
+    start = int(str(self._get_param("NextToken") or "0").strip() or "0")
+    found = self.ssm_backend.describe_parameters(self._get_param("Filters"), self._get_param("ParameterFilters"))
+    page = found[start : start + int(page_size)]
+    response: dict[str, Any] = {"Parameters": [p.describe_response_object(False) for p in page]}
+    if start + int(page_size) < len(found):
+        response["NextToken"] = str(start + int(page_size))
+    return ActionResult(response)
 
 
 def parameter_validation_failures(clear: bool = False) -> list[ValidationFailure]:

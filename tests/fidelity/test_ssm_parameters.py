@@ -1,4 +1,4 @@
-"""SSM parameters of data type aws:ec2:image in moto with the fidelity layer.
+"""SSM parameters in moto with the fidelity layer: aws:ec2:image validation and DescribeParameters paging.
 
 Each test follows the SSM documentation: the PutParameter API reference ("DataType": "If you call PutParameter
 with aws:ec2:image data type, a successful HTTP 200 response does not guarantee that your parameter was
@@ -116,3 +116,19 @@ def test_tags_together_with_overwrite_are_refused_as_ssm_does(aws: LocalAws) -> 
 
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "tags and overwrite can't be used together" in refused.value.response["Error"]["Message"]
+
+
+def test_describe_parameters_pages_by_max_results_up_to_fifty(aws: LocalAws) -> None:
+    """DescribeParameters API reference: MaxResults, valid range 1 to 50; NextToken for the rest."""
+    ssm = aws.client("ssm", HOME)
+    for n in range(60):
+        ssm.put_parameter(Name=f"/ami-lifecycle/f{n:02d}/latest", Value="x", Type="String")
+
+    first = ssm.describe_parameters(MaxResults=50)
+    rest = ssm.describe_parameters(MaxResults=50, NextToken=first["NextToken"])
+
+    assert (len(first["Parameters"]), len(rest["Parameters"]), "NextToken" in rest) == (50, 10, False)
+    assert len(ssm.describe_parameters()["Parameters"]) == 10  # the default
+    with pytest.raises(ClientError) as refused:
+        ssm.describe_parameters(MaxResults=51)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
