@@ -6,6 +6,7 @@ from .base import Action
 from .finish import FinishImage
 from .launch_templates import CreateTemplateVersion, SetDefaultTemplateVersion
 from .launches import PublishAlert, RecordLaunch
+from .parameters import CancelDeprecation, PutImageParameter
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from .usage import CreateImageUsageReport, ReportUseInOtherAccounts
@@ -16,6 +17,7 @@ IMAGE_AVAILABLE_ACTIONS: tuple[type[Action], ...] = (
     TagResources,
     AddLaunchPermissions,
     AddSnapshotVolumePermissions,
+    PutImageParameter,
     CreateTemplateVersion,
     SetDefaultTemplateVersion,
 )
@@ -30,6 +32,8 @@ SWEEP_ACTIONS: tuple[type[Action], ...] = (
     DeleteSnapshot,
     CreateImageUsageReport,
     ReportUseInOtherAccounts,
+    CancelDeprecation,
+    PutImageParameter,
     CreateTemplateVersion,
     SetDefaultTemplateVersion,
 )

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .image import Image
+from .parameters import ParameterDecision
 
 if TYPE_CHECKING:
     from ..act.base import Action
@@ -62,6 +63,7 @@ class RegionPlan:
     reports_wanted: list[Image] = field(default_factory=list)  # ... of which those without a usable usage report
     usage_reports_backlog: int = 0  # usage reports wanted beyond this run's cap
     used_elsewhere: list[str] = field(default_factory=list)  # past their grace period, used in other accounts
+    parameters: list[ParameterDecision] = field(default_factory=list)  # each family's parameter here
     launch_template_notes: list[str] = field(default_factory=list)  # named templates not found or left alone, why
 
     def count(self, status: str) -> int:

@@ -27,16 +27,30 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..model.image import PROTECTED_TAG, Image
+from ..model.parameters import (
+    PARAMETER_CREATED_TAG,
+    PARAMETER_FAMILY_TAG,
+    PARAMETER_IMAGE_TAG,
+    PARAMETER_VERSION_TAG,
+)
 from ..policy import Policy
 from .desired import desired_for_member, protection_digest
 from .families import Member, Version
 
-# Tags on a product-owned parameter: what it names, and where that stands in the version order, so that an
-# event compares without reading the image the parameter names. The family tag is also the ownership mark.
-PARAMETER_FAMILY_TAG = "ami-lifecycle:family"
-PARAMETER_VERSION_TAG = "ami-lifecycle:version"
-PARAMETER_CREATED_TAG = "ami-lifecycle:version-created"
-PARAMETER_IMAGE_TAG = "ami-lifecycle:image-id"
+__all__ = [
+    "PARAMETER_CREATED_TAG",
+    "PARAMETER_FAMILY_TAG",
+    "PARAMETER_IMAGE_TAG",
+    "PARAMETER_VERSION_TAG",
+    "Candidate",
+    "Current",
+    "Named",
+    "candidate",
+    "choose_current",
+    "event_candidate",
+    "should_move",
+    "version_key",
+]
 
 VersionKey = tuple[str, str]
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from ..act.base import Action
 from ..act.finish import FinishImage
+from ..act.parameters import CancelDeprecation, PutImageParameter
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ..act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
@@ -23,6 +24,7 @@ from ..model.plan import DEFERRED, DEREGISTER, DISABLE, Candidates, RegionPlan, 
 from ..policy import Policy
 from .desired import desired_for_member, protection_digest
 from .families import Version, group_versions, is_source
+from .parameters import plan_parameters
 from .protect import plan_copy
 from .retire import plan_deregistrations, plan_family, plan_orphaned_snapshots
 from .usage import plan_usage_reports
@@ -44,6 +46,7 @@ def plan_sweep(fleet: Fleet, policy: Policy, now: datetime, checks: bool = True)
     for by_version in versions.values():
         plan_family(fleet, policy, list(by_version.values()), plans, now, checks)
     plan_protection(fleet, policy, versions, plans)
+    plan_parameters(fleet, policy, versions, plans)
     for region, plan in plans.items():
         inventory = fleet.regions[region]
         if inventory.readable:
@@ -132,6 +135,8 @@ def plan_protection(
 _ORDER = (
     CopyImage,
     FinishImage,
+    CancelDeprecation,
+    PutImageParameter,
     DeprecateImage,
     CreateImageUsageReport,
     ReportUseInOtherAccounts,

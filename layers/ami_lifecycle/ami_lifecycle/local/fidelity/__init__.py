@@ -18,6 +18,8 @@ documentation it follows:
   ResolveAlias; DeleteLaunchTemplateVersions;
 - ``block_device_mappings``: an AMI's own mappings, and DeleteSnapshot refusing a mapped snapshot;
 - ``resource_tags``: a resource's tags read directly, TagSpecifications;
+- ``ssm_parameters``: SSM parameters of data type aws:ec2:image, validated after PutParameter returns, and
+  DescribeParameters paged by MaxResults;
 - ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
 - ``image_usage_reports``: Create/Describe/Delete AMI usage reports and their entries;
 - ``recycle_bin``: retention rules for AMIs and snapshots, ListImages/SnapshotsInRecycleBin, Restore...;
@@ -43,6 +45,9 @@ Time does not pass in moto, so tests make it pass with these hooks:
 - ``add_recycle_bin_rule()``: a Recycle Bin retention rule is in force, standing in for the stack's
   ``AWS::Rbin::Rule``;
 - ``expire_recycle_bin()``: what is in the Recycle Bin reaches its exit time and is deleted for good.
+
+And one to look: ``parameter_validation_failures()`` lists the aws:ec2:image values EC2 refused after
+PutParameter had returned (what the "Parameter Store Change" event would report).
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ from . import (
     recycle_bin,
     register_image,
     resource_tags,
+    ssm_parameters,
 )
 from ._common import LOCK, MOTO
 from .copy_image import complete_pending_copies, fail_pending_copy
@@ -80,6 +86,7 @@ from .image_usage_reports import (
     set_consumer_usage,
 )
 from .recycle_bin import add_recycle_bin_rule, expire_recycle_bin
+from .ssm_parameters import parameter_validation_failures
 
 __all__ = [
     "add_recycle_bin_rule",
@@ -93,6 +100,7 @@ __all__ = [
     "fail_snapshot_deletion",
     "fail_usage_report",
     "install",
+    "parameter_validation_failures",
     "set_consumer_usage",
     "set_deprecation_time",
     "set_last_launched_time",
@@ -120,6 +128,7 @@ def install() -> None:
         block_device_mappings.install()
         resource_tags.install()
         image_references.install()
+        ssm_parameters.install()
         image_usage_reports.install()
         recycle_bin.install()
         fleet_reads.install()
