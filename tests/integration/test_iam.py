@@ -73,8 +73,11 @@ def called(account: Account) -> set[str]:
             event = parse_ami_state_change(ami_event(copy_id, region))
             handle_image_available(event, policy, account.clients(), DEFAULT_ACCOUNT_ID)
         handle_image_available(source, policy, account.clients(), DEFAULT_ACCOUNT_ID)
+    newer = parse_ami_state_change(ami_event(account.build_ami("web-1.1.0")))
+    with record_calls() as moved:  # a newer version moves the parameter: retagged and overwritten
+        handle_image_available(newer, policy, account.clients(), DEFAULT_ACCOUNT_ID)
     assert "ec2:CreateLaunchTemplateVersion" in calls.iam_actions()
-    return calls.iam_actions()
+    return calls.iam_actions() | moved.iam_actions()
 
 
 def test_every_called_action_is_granted(called: set[str]) -> None:
@@ -167,6 +170,7 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
     fidelity.set_consumer_usage(images[1], "us-east-1", "222222222222", "ec2:Instance", 2)
     with record_calls() as calls:
         world.sweep()
+        world.policy = world.policy.model_copy(update={"pins": {"web": "1.2.0"}})  # deprecated: cancelled
         world.sweep(days=6)
         world.account.faults.fail("DeregisterImage", "InvalidParameter", times=1)  # the fallback path
         world.sweep(days=11)
@@ -237,6 +241,28 @@ def test_sweep_removes_only_what_carries_the_products_tags() -> None:
         assert statement["Condition"]["Null"] == {tag: "false"}, action
         assert statement["Condition"]["StringEquals"]["ec2:Owner"] == {"Ref": "AWS::AccountId"}
         assert statement["Resource"] != "*"
+
+
+@pytest.mark.parametrize("function", ["ImageAvailableFunction", "SweepFunction"])
+def test_parameter_writes_are_scoped_to_the_stacks_parameter_path(function: str) -> None:
+    ssm = [s for s in statements(function) if any(a.startswith("ssm:") for a in actions_of(s))]
+    writes = [s for s in ssm if actions_of(s) & {"ssm:PutParameter", "ssm:AddTagsToResource"}]
+
+    (statement,) = writes
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter${ParameterPathPrefix}/*"
+    }
+    for other in ssm:
+        if other is not statement and other["Resource"] == "*":
+            reads = {a for a in actions_of(other) if a.startswith("ssm:")}
+            assert reads <= {"ssm:DescribeParameters", "ssm:GetParameters"}, other["Sid"]
+
+
+def test_the_functions_know_the_parameter_path_iam_allows() -> None:
+    template = load_template("template.yaml")["Resources"]
+    for function in ("ImageAvailableFunction", "SweepFunction"):
+        variables = template[function]["Properties"]["Environment"]["Variables"]
+        assert variables["PARAMETER_PATH_PREFIX"] == {"Fn::Sub": "${ParameterPathPrefix}/"}
 
 
 @pytest.mark.parametrize("function", ["ImageAvailableFunction", "SweepFunction"])
