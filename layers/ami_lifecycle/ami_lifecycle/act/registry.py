@@ -5,7 +5,7 @@ from __future__ import annotations
 from .base import Action
 from .finish import FinishImage
 from .launches import PublishAlert, RecordLaunch
-from .parameters import CancelDeprecation, PutImageParameter
+from .parameters import CancelDeprecation, PutImageParameter, ShareParameters
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from .usage import CreateImageUsageReport, ReportUseInOtherAccounts
@@ -31,4 +31,5 @@ SWEEP_ACTIONS: tuple[type[Action], ...] = (
     ReportUseInOtherAccounts,
     CancelDeprecation,
     PutImageParameter,
+    ShareParameters,
 )
