@@ -132,3 +132,58 @@ def test_describe_parameters_pages_by_max_results_up_to_fifty(aws: LocalAws) -> 
     with pytest.raises(ClientError) as refused:
         ssm.describe_parameters(MaxResults=51)
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+# --- AWS RAM shares of parameters ------------------------------------------------------------------------
+# RAM API reference (CreateResourceShare, AssociateResourceShare, GetResourceShares) and SSM PutResourcePolicy:
+# "To share a parameter, it must be in the advanced parameter tier".
+
+
+def parameter_arn(name: str, region: str = HOME) -> str:
+    return f"arn:aws:ssm:{region}:123456789012:parameter{name}"
+
+
+def test_an_advanced_parameter_is_shared_and_a_standard_or_missing_one_is_refused(aws: LocalAws) -> None:
+    ssm, ram = aws.client("ssm", HOME), aws.client("ram", HOME)
+    ssm.put_parameter(Name="/p/advanced", Value="x", Type="String", Tier="Advanced")
+    ssm.put_parameter(Name="/p/standard", Value="x", Type="String")
+
+    share = ram.create_resource_share(
+        name="params", resourceArns=[parameter_arn("/p/advanced")], principals=["111111111111"]
+    )["resourceShare"]
+
+    associated = ram.get_resource_share_associations(
+        associationType="RESOURCE", resourceShareArns=[share["resourceShareArn"]]
+    )
+    assert [a["associatedEntity"] for a in associated["resourceShareAssociations"]] == [parameter_arn("/p/advanced")]
+    for name, code in (("/p/standard", "InvalidParameterException"), ("/p/missing", "UnknownResourceException")):
+        with pytest.raises(ClientError) as refused:
+            ram.create_resource_share(name="other", resourceArns=[parameter_arn(name)])
+        assert refused.value.response["Error"]["Code"] == code
+
+
+def test_associate_resource_share_adds_resources_and_principals_and_shares_are_found_by_name(aws: LocalAws) -> None:
+    ssm, ram = aws.client("ssm", HOME), aws.client("ram", HOME)
+    for name in ("/p/a", "/p/b"):
+        ssm.put_parameter(Name=name, Value="x", Type="String", Tier="Advanced")
+    arn = ram.create_resource_share(name="params", resourceArns=[parameter_arn("/p/a")])["resourceShare"][
+        "resourceShareArn"
+    ]
+    ram.create_resource_share(name="unrelated")
+
+    ram.associate_resource_share(
+        resourceShareArn=arn, resourceArns=[parameter_arn("/p/b")], principals=["111111111111"]
+    )
+
+    found = ram.get_resource_shares(resourceOwner="SELF", name="params", resourceShareStatus="ACTIVE")["resourceShares"]
+    assert [s["resourceShareArn"] for s in found] == [arn]
+    resources = ram.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=[arn])
+    principals = ram.get_resource_share_associations(associationType="PRINCIPAL", resourceShareArns=[arn])
+    assert {a["associatedEntity"] for a in resources["resourceShareAssociations"]} == {
+        parameter_arn("/p/a"),
+        parameter_arn("/p/b"),
+    }
+    assert [a["associatedEntity"] for a in principals["resourceShareAssociations"]] == ["111111111111"]
+    with pytest.raises(ClientError) as unknown:
+        ram.associate_resource_share(resourceShareArn=arn + "0", principals=["222222222222"])
+    assert unknown.value.response["Error"]["Code"] == "UnknownResourceException"

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from ami_lifecycle.act.parameters import ShareParameters
 from ami_lifecycle.act.protect import CopyImage
 from ami_lifecycle.act.registry import IMAGE_AVAILABLE_ACTIONS as ACTIONS
 from ami_lifecycle.flows.image_available import handle_image_available
@@ -15,7 +16,7 @@ from ami_lifecycle.local.eventbus import load_template
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
 from ami_lifecycle.model.events import parse_ami_state_change
 from ami_lifecycle.plan.launch_templates import MANAGED_TEMPLATE_TAG
-from ami_lifecycle.policy import LaunchTemplateUpdates
+from ami_lifecycle.policy import LaunchTemplateUpdates, Parameters, Sharing
 from ami_lifecycle.read.image_references import ON_BEHALF_PERMISSIONS
 
 from .conftest import Account, ami_event
@@ -152,8 +153,11 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
 
     world = World(account, sweep_policy(account).model_copy())
     retention = world.policy.defaults.retention.model_copy(update={"disable_after_days": 5})
-    defaults = world.policy.defaults.model_copy(update={"retention": retention})
-    world.policy = world.policy.model_copy(update={"defaults": defaults})
+    # shared with an account (moto knows no organization) and so are the parameters, through AWS RAM
+    sharing = Sharing(accounts=["111111111111"], snapshot_permissions=True)
+    defaults = world.policy.defaults.model_copy(update={"retention": retention, "sharing": sharing})
+    parameters = Parameters(tier="Advanced", share=True)
+    world.policy = world.policy.model_copy(update={"defaults": defaults, "parameters": parameters})
     images = world.family()
     world.version("api-2.0.0", days_ago=1, protect=False)
     world.ec2().create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": images[-1]})
@@ -185,8 +189,9 @@ def test_sweep_is_granted_exactly_what_it_calls(called_by_sweep: set[str]) -> No
     declared = {p for action in SWEEP_ACTIONS for p in action.permissions}
     assert called_by_sweep - granted("SweepFunction") == set()
     assert declared - granted("SweepFunction") == set()
-    # EC2 uses the caller's permissions to answer DescribeImageReferences, and to re-encrypt copies.
-    on_behalf = set(CopyImage.kms_permissions) | set(ON_BEHALF_PERMISSIONS)
+    # EC2 uses the caller's permissions to answer DescribeImageReferences, and to re-encrypt copies; RAM to set
+    # the shared parameters' resource policies.
+    on_behalf = set(CopyImage.kms_permissions) | set(ON_BEHALF_PERMISSIONS) | set(ShareParameters.on_behalf_permissions)
     assert granted("SweepFunction") - called_by_sweep - on_behalf == set()
 
 
@@ -246,14 +251,15 @@ def test_sweep_removes_only_what_carries_the_products_tags() -> None:
 @pytest.mark.parametrize("function", ["ImageAvailableFunction", "SweepFunction"])
 def test_parameter_writes_are_scoped_to_the_stacks_parameter_path(function: str) -> None:
     ssm = [s for s in statements(function) if any(a.startswith("ssm:") for a in actions_of(s))]
-    writes = [s for s in ssm if actions_of(s) & {"ssm:PutParameter", "ssm:AddTagsToResource"}]
+    writes = [s for s in ssm if actions_of(s) & {"ssm:PutParameter", "ssm:AddTagsToResource", "ssm:PutResourcePolicy"}]
 
-    (statement,) = writes
-    assert statement["Resource"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter${ParameterPathPrefix}/*"
-    }
+    assert writes
+    for statement in writes:
+        assert statement["Resource"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter${ParameterPathPrefix}/*"
+        }
     for other in ssm:
-        if other is not statement and other["Resource"] == "*":
+        if other not in writes and other["Resource"] == "*":
             reads = {a for a in actions_of(other) if a.startswith("ssm:")}
             assert reads <= {"ssm:DescribeParameters", "ssm:GetParameters"}, other["Sid"]
 

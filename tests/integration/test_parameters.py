@@ -11,7 +11,7 @@ from ami_lifecycle.local import fidelity
 from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.policy import parse_policy
 
-from .conftest import EU, HOME, WEST, Account
+from .conftest import EU, HOME, ORG_ARN, OU_ARN, WEST, Account
 from .sweep_world import World, decision, sweep_policy
 
 NAME = "/ami-lifecycle/web/latest"
@@ -183,3 +183,31 @@ def test_a_policy_path_outside_the_stacks_prefix_is_refused_by_the_handlers(
         assert "'/other/{family}/latest' is not under the stack's parameter path prefix '/ami-lifecycle/'" in str(
             refused.value
         )
+
+
+def test_shared_parameters_are_advanced_and_in_one_ram_share_per_region_with_the_policys_accounts(
+    account: Account,
+) -> None:
+    text = account.policy_text.replace(f'    organization_arns: ["{ORG_ARN}"]\n', "").replace(
+        f'    organizational_unit_arns: ["{OU_ARN}"]\n', ""
+    )  # moto's RAM knows no organization: shared with the account only
+    world = World(account, parse_policy(text + "parameters: {tier: Advanced, share: true}\n"))
+    world.family(days_ago=(20, 10))
+
+    first = world.sweep()
+    with record_calls() as calls:
+        world.sweep(days=1 / 24)
+
+    for region in REGIONS:
+        ssm, ram = world.clients.ssm(region), world.clients.client("ram", region)
+        assert ssm.describe_parameters()["Parameters"][0]["Tier"] == "Advanced"
+        (share,) = ram.get_resource_shares(resourceOwner="SELF", name="ami-lifecycle-parameters")["resourceShares"]
+        arn = share["resourceShareArn"]
+        resources = ram.get_resource_share_associations(associationType="RESOURCE", resourceShareArns=[arn])
+        principals = ram.get_resource_share_associations(associationType="PRINCIPAL", resourceShareArns=[arn])
+        assert [a["associatedEntity"] for a in resources["resourceShareAssociations"]] == [
+            f"arn:aws:ssm:{region}:123456789012:parameter{NAME}"
+        ]
+        assert [a["associatedEntity"] for a in principals["resourceShareAssociations"]] == ["111111111111"]
+    assert first.plan.summary()["actions"]["ShareParameters"] == 3
+    assert [c for c in calls.calls if c.service == "ram" and not c.operation.startswith("Get")] == []

@@ -44,7 +44,7 @@ def test_the_plan_says_what_happens_to_each_version_and_why(world: World, tmp_pa
         status, text = plan(tmp_path, "--usage-table", TABLE, "--at", at)
 
     assert status == EXIT_OK
-    assert all(c.operation.startswith(("Describe", "Scan")) for c in calls.calls)
+    assert all(c.operation.startswith(("Describe", "Scan", "GetParametersByPath")) for c in calls.calls)
     lines = text.splitlines()
     oldest = next(i for i, line in enumerate(lines) if line.strip().startswith("1.0.0"))
     assert "deregister" in lines[oldest] and "grace period over" in lines[oldest] and HOME in lines[oldest]
@@ -52,6 +52,25 @@ def test_the_plan_says_what_happens_to_each_version_and_why(world: World, tmp_pa
     newest = next(line for line in lines if line.strip().startswith("1.4.0"))
     assert "keep" in newest and "newest 2 of its family (#1)" in newest
     assert "9 DeregisterImage" in text and f"{HOME}: 3 deregister, 2 keep; 0 not managed" in text
+    parameter = lines.index("  parameter /ami-lifecycle/web/latest")
+    assert lines[parameter + 2].split()[:4] == [HOME, world.built[-1], world.built[-1], "up-to-date"]
+
+
+def test_the_plan_shows_a_pin_and_where_each_parameter_moves(world: World, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(policy.read_text() + "pins: {web: 1.3.0, db: 2.0.0}\n")
+
+    status, text = plan(tmp_path, "--usage-table", TABLE)
+
+    assert status == EXIT_OK
+    lines = text.splitlines()
+    pinned = lines.index("  parameter /ami-lifecycle/web/latest (pinned to 1.3.0)")
+    home = lines[pinned + 2].split()
+    assert home[:4] == [HOME, world.built[-1], world.built[-2], "move"] and lines[pinned + 2].endswith(
+        "pinned to 1.3.0"
+    )
+    assert "db (no managed images)" in lines
+    assert "pinned to 2.0.0, which has no available image in us-east-1; not created" in text
 
 
 def test_without_launch_records_nothing_is_planned_for_removal(world: World, tmp_path: Path) -> None:
@@ -77,7 +96,7 @@ def test_the_plan_reads_the_launch_template_table_and_never_writes_it(world: Wor
     # Then only the new template's versions are read, and nothing is written: the table holds the first only
     read = [c.params["LaunchTemplateId"] for c in calls.calls if c.operation == "DescribeLaunchTemplateVersions"]
     assert read == [new["LaunchTemplate"]["LaunchTemplateId"]]
-    assert all(c.operation.startswith(("Describe", "Scan", "Query")) for c in calls.calls)
+    assert all(c.operation.startswith(("Describe", "Scan", "Query", "GetParametersByPath")) for c in calls.calls)
     items = boto3.client("dynamodb", region_name=HOME).scan(TableName=TEMPLATE_TABLE)["Items"]
     assert [i["template_id"]["S"] for i in items] == [kept["LaunchTemplate"]["LaunchTemplateId"]]
 

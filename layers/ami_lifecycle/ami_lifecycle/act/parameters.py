@@ -4,11 +4,12 @@ deprecation cancelled."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from ..aws.clients import ClientFactory, error_code
+from ..model.parameters import SHARE_NAME
 from .base import Action, Applied
 
 if TYPE_CHECKING:
@@ -98,3 +99,41 @@ class PutImageParameter(Action):
 
     def describe(self) -> str:
         return f"{'point' if self.exists else 'create'} parameter {self.name} -> {self.image_id}"
+
+
+@dataclass(frozen=True)
+class ShareParameters(Action):
+    """Share the region's family parameters through AWS RAM (advanced tier only): one resource share per
+    region, created with its resources and principals, or given what it is missing. Only ever adds."""
+
+    share_arn: str | None  # None: create the share
+    resource_arns: tuple[str, ...]
+    principals: tuple[str, ...]
+
+    permissions = ("ram:CreateResourceShare", "ram:AssociateResourceShare")
+    # RAM applies the share to each parameter through SSM's resource policy, with the caller's permissions.
+    on_behalf_permissions: ClassVar[tuple[str, ...]] = ("ssm:PutResourcePolicy", "ssm:GetResourcePolicies")
+    requires = (PutImageParameter,)
+
+    def apply(self, clients: ClientFactory) -> Applied:
+        ram = clients.client("ram", self.region)
+        if self.share_arn is None:
+            created = ram.create_resource_share(
+                name=SHARE_NAME,
+                resourceArns=list(self.resource_arns),
+                principals=list(self.principals),
+                allowExternalPrincipals=True,
+                tags=[{"key": "ami-lifecycle:share", "value": "parameters"}],
+            )
+            return Applied(created_id=str(created["resourceShare"]["resourceShareArn"]))
+        params: dict[str, Any] = {"resourceShareArn": self.share_arn}
+        if self.resource_arns:
+            params["resourceArns"] = list(self.resource_arns)
+        if self.principals:
+            params["principals"] = list(self.principals)
+        ram.associate_resource_share(**params)
+        return Applied()
+
+    def describe(self) -> str:
+        verb = "share" if self.share_arn is None else "add to the share of"
+        return f"{verb} {len(self.resource_arns)} parameters with {len(self.principals)} principals (AWS RAM)"

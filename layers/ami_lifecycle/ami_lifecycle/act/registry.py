@@ -6,7 +6,7 @@ from .base import Action
 from .finish import FinishImage
 from .launch_templates import CreateTemplateVersion, SetDefaultTemplateVersion
 from .launches import PublishAlert, RecordLaunch
-from .parameters import CancelDeprecation, PutImageParameter
+from .parameters import CancelDeprecation, PutImageParameter, ShareParameters
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from .usage import CreateImageUsageReport, ReportUseInOtherAccounts
@@ -36,4 +36,5 @@ SWEEP_ACTIONS: tuple[type[Action], ...] = (
     PutImageParameter,
     CreateTemplateVersion,
     SetDefaultTemplateVersion,
+    ShareParameters,
 )

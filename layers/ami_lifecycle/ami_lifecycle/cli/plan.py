@@ -21,6 +21,7 @@ from ..model.plan import ImageDecision, SweepPlan
 from ..policy import PolicyError, load_policy
 from ..read.fleet import launch_template_table, usage_reader
 from .exit_codes import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE
+from .parameters import families_with_parameters_only, print_parameters
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +85,10 @@ def print_plan(plan: SweepPlan, out: TextIO) -> None:
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         for row in rows:
             print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[5], file=out)
+        print_parameters(plan, out, family)
+    for family in families_with_parameters_only(plan, set(families)):
+        print(f"\n{family} (no managed images)", file=out)
+        print_parameters(plan, out, family)
     print("", file=out)
     for region, region_plan in plan.regions.items():
         counts = ", ".join(f"{n} {s}" for s, n in sorted(_statuses(region_plan.decisions).items())) or "no managed AMIs"

@@ -19,12 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..act.executor import RegionResult, apply_plan
 from ..act.finish import FinishImage
 from ..act.launch_templates import CreateTemplateVersion, SetDefaultTemplateVersion
+from ..act.parameters import CancelDeprecation, PutImageParameter
 from ..act.protect import CopyImage
 from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
 from ..aws.clients import ClientFactory
 from ..aws.launch_template_table import LaunchTemplateTable
 from ..model.plan import SweepPlan
 from ..plan.launch_templates import add_sweep_updates
+from ..plan.parameters import NOT_OURS
 from ..plan.sweep import plan_sweep, removal_candidates
 from ..policy import Policy
 from ..read.fleet import LaunchReader, read_candidates, read_fleet
@@ -121,6 +123,11 @@ def run_sweep(
                 )
         for note in region_plan.launch_template_notes:
             logger.warning(note, extra={"region": region_plan.region})
+    for region_plan in plan.regions.values():
+        for parameter in region_plan.parameters:
+            if parameter.status == NOT_OURS:  # someone else's parameter at the family's path: reported, untouched
+                extra = {"region": parameter.region, "family": parameter.family, "parameter": parameter.name}
+                logger.warning(f"parameter {parameter.name} left alone: {parameter.reason}", extra=extra)
     if not dry_run:
         report.results = apply_plan(clients, {region: p.actions for region, p in plan.regions.items()})
     _record_metrics(report)
@@ -135,6 +142,8 @@ _APPLIED_METRICS = {
     DeregisterImage.__name__: "AmisDeregistered",
     CreateTemplateVersion.__name__: "LaunchTemplateVersionsCreated",
     SetDefaultTemplateVersion.__name__: "LaunchTemplateDefaultsSet",
+    PutImageParameter.__name__: "ParametersMoved",
+    CancelDeprecation.__name__: "DeprecationsCancelled",
 }
 
 
@@ -154,6 +163,8 @@ def _record_metrics(report: SweepReport) -> None:
     metrics.add_metric(name="UsageReportsBacklog", unit=MetricUnit.Count, value=backlog)
     left_alone = sum(len(p.launch_template_notes) for p in plan.regions.values())
     metrics.add_metric(name="LaunchTemplatesLeftAlone", unit=MetricUnit.Count, value=left_alone)
+    not_ours = sum(d.status == NOT_OURS for p in plan.regions.values() for d in p.parameters)
+    metrics.add_metric(name="ParametersNotOurs", unit=MetricUnit.Count, value=not_ours)
     deferred = sum(p.count("deferred") for p in plan.regions.values())
     metrics.add_metric(name="DeregistrationsDeferred", unit=MetricUnit.Count, value=deferred)
     if report.dry_run:

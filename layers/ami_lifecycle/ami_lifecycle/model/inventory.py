@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .image import Image
-from .parameters import ImageParameter
+from .parameters import ImageParameter, ParameterShare
 from .usage import UsageReport
 
 # In-use sources of a region; a source that could not be read blocks removal there.
@@ -63,6 +63,7 @@ class RegionInventory:
     usage_checked: frozenset[str] = frozenset()
     # Parameters under the policy's path by name (the sweep's read); None when not read.
     parameters: dict[str, ImageParameter] | None = None
+    parameter_share: ParameterShare | None = None  # read when the policy shares the parameters
 
     @property
     def readable(self) -> bool:

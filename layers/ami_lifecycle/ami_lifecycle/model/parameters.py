@@ -51,3 +51,20 @@ class ParameterDecision:
     version: str | None
     pinned: str | None
     reason: str
+
+
+@dataclass(frozen=True)
+class ParameterShare:
+    """The region's AWS RAM resource share of the family parameters, as read (arn None: there is none)."""
+
+    arn: str | None
+    resources: frozenset[str] = frozenset()
+    principals: frozenset[str] = frozenset()
+
+
+SHARE_NAME = "ami-lifecycle-parameters"
+
+
+def parameter_arn(region: str, account_id: str, name: str) -> str:
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    return f"arn:{partition}:ssm:{region}:{account_id}:parameter/{name.lstrip('/')}"

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..act.parameters import PutImageParameter
+from ..act.parameters import PutImageParameter, ShareParameters
 from ..model.inventory import Fleet, RegionInventory
-from ..model.parameters import PARAMETER_IMAGE_TAG, ImageParameter, ParameterDecision, TaggedParameter
+from ..model.parameters import (
+    PARAMETER_IMAGE_TAG,
+    ImageParameter,
+    ParameterDecision,
+    TaggedParameter,
+    parameter_arn,
+)
 from ..model.plan import RegionPlan
 from ..policy import Policy
 from .current import Candidate, Current, Named, candidate, choose_current, should_move
@@ -47,6 +53,33 @@ def plan_parameters(
                 plans[region].parameters.append(decision)
             if action is not None:
                 plans[region].actions.append(action)
+    if policy.parameters.share:
+        for region, inventory in fleet.regions.items():
+            share = plan_share(inventory, plans[region], policy)
+            if share is not None:
+                plans[region].actions.append(share)
+
+
+def plan_share(inventory: RegionInventory, plan: RegionPlan, policy: Policy) -> ShareParameters | None:
+    """What the region's resource share is missing: the product's parameters (those there and those this run
+    creates) and the principals of defaults.sharing. Nothing is ever removed from it."""
+    if inventory.parameters is None or inventory.parameter_share is None:
+        return None
+    account = next((i.owner_id for i in inventory.images.values() if i.owner_id), None)
+    if account is None:
+        return None
+    owned = {p.name for p in inventory.parameters.values() if p.owned}
+    owned |= {d.name for d in plan.parameters if d.status == CREATE}
+    wanted = {parameter_arn(inventory.region, account, name) for name in owned}
+    sharing = policy.defaults.sharing
+    principals = {*sharing.accounts, *sharing.organization_arns, *sharing.organizational_unit_arns}
+    share = inventory.parameter_share
+    resources, missing = sorted(wanted - share.resources), sorted(principals - share.principals)
+    if share.arn is None and not resources:
+        return None  # nothing to share yet: RAM refuses a share without resources no more than it helps
+    if share.arn is not None and not resources and not missing:
+        return None
+    return ShareParameters(inventory.region, share.arn, tuple(resources), tuple(missing if share.arn else principals))
 
 
 def _plan_region(

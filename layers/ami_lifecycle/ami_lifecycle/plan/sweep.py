@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from ..act.base import Action
 from ..act.finish import FinishImage
-from ..act.parameters import CancelDeprecation, PutImageParameter
+from ..act.parameters import CancelDeprecation, PutImageParameter, ShareParameters
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ..act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
@@ -137,6 +137,7 @@ _ORDER = (
     FinishImage,
     CancelDeprecation,
     PutImageParameter,
+    ShareParameters,
     DeprecateImage,
     CreateImageUsageReport,
     ReportUseInOtherAccounts,

@@ -45,9 +45,9 @@ def read_fleet(
     cache = LaunchTemplateCache(templates, now, refresh) if templates is not None else None
     with ThreadPoolExecutor(max_workers=2 * len(regions) + 1) as pool:
         inventories = {region: pool.submit(read_region, clients, region, WHOLE_REGION, cache) for region in regions}
-        prefix = policy.parameters.prefix
+        prefix, shared = policy.parameters.prefix, policy.parameters.share
         parameters = (
-            {region: pool.submit(read_region_parameters, clients, region, prefix) for region in regions}
+            {region: pool.submit(read_region_parameters, clients, region, prefix, shared) for region in regions}
             if policy.parameters.publish
             else {}
         )

@@ -22,6 +22,7 @@ documentation it follows:
   DescribeParameters paged by MaxResults;
 - ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
 - ``image_usage_reports``: Create/Describe/Delete AMI usage reports and their entries;
+- ``resource_shares``: AWS RAM shares of advanced-tier SSM parameters, AssociateResourceShare;
 - ``recycle_bin``: retention rules for AMIs and snapshots, ListImages/SnapshotsInRecycleBin, Restore...;
 - ``fleet_reads``: DescribeFleets, DescribeSpotFleetRequests, DescribeSpotInstanceRequests and AWS Batch
   DescribeComputeEnvironments, paged, with what a reader of them needs;
@@ -69,6 +70,7 @@ from . import (
     launch_templates,
     recycle_bin,
     register_image,
+    resource_shares,
     resource_tags,
     ssm_parameters,
 )
@@ -131,5 +133,6 @@ def install() -> None:
         ssm_parameters.install()
         image_usage_reports.install()
         recycle_bin.install()
+        resource_shares.install()
         fleet_reads.install()
         setattr(AmisResponse, _INSTALLED_MARKER, True)
