@@ -12,9 +12,10 @@ from .base import Action, Applied
 DESCRIPTION_LIMIT = 255  # characters of a VersionDescription
 
 
-def version_client_token(template_id: str, source_version: int, image_id: str) -> str:
-    """Deterministic ClientToken: a redelivered event or a second run adds no second version for the same change."""
-    seed = f"{template_id}/{source_version}/{image_id}"
+def version_client_token(template_id: str, source_version: int, image_id: str, description: str) -> str:
+    """Deterministic ClientToken: a redelivered event or a second run adds no second version for the same change.
+    Every parameter of the request is in it, so a token is never reused for another request (which EC2 refuses)."""
+    seed = f"{template_id}/{source_version}/{image_id}/{description}"
     return "ami-lifecycle-lt-" + hashlib.sha256(seed.encode()).hexdigest()[:48]
 
 
@@ -64,7 +65,9 @@ class CreateTemplateVersion(Action):
             SourceVersion=str(self.source_version),
             LaunchTemplateData={"ImageId": self.image_id},  # everything else is inherited from the source version
             VersionDescription=self.description[:DESCRIPTION_LIMIT],
-            ClientToken=version_client_token(self.template_id, self.source_version, self.image_id),
+            ClientToken=version_client_token(
+                self.template_id, self.source_version, self.image_id, self.description[:DESCRIPTION_LIMIT]
+            ),
         )["LaunchTemplateVersion"]
         number = int(created["VersionNumber"])
         note = f" -> version {number}"
