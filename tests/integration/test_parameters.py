@@ -211,3 +211,26 @@ def test_shared_parameters_are_advanced_and_in_one_ram_share_per_region_with_the
         assert [a["associatedEntity"] for a in principals["resourceShareAssociations"]] == ["111111111111"]
     assert first.plan.summary()["actions"]["ShareParameters"] == 3
     assert [c for c in calls.calls if c.service == "ram" and not c.operation.startswith("Get")] == []
+
+
+def test_an_event_leaves_a_parameter_it_did_not_create_alone_and_says_so(account: Account) -> None:
+    from ami_lifecycle.flows.image_available import handle_image_available
+    from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
+    from ami_lifecycle.model.events import parse_ami_state_change
+
+    from .conftest import ami_event
+
+    world = World(account)
+    image_id = world.version("web-1.0.0", days_ago=1, protect=False)
+    world.clients.ssm(HOME).put_parameter(Name=NAME, Value="ami-0123456789abcdef0", Type="String")
+
+    with record_calls() as calls:
+        outcome = handle_image_available(
+            parse_ami_state_change(ami_event(image_id)), world.policy, world.clients, DEFAULT_ACCOUNT_ID
+        )
+
+    assert named(world, HOME) == "ami-0123456789abcdef0"
+    assert calls.count("PutParameter") == calls.count("AddTagsToResource") == 0
+    home = next(r for r in outcome.regions if r.region == HOME)
+    assert outcome.status == "protected" and not home.failed
+    assert home.note.endswith(f"parameter {NAME}: a parameter the product did not create is at this path: left alone")

@@ -13,12 +13,12 @@ from .output import say
 from .world import HOME, Account, LocalAws
 
 UPDATED_TEMPLATE = "web-fleet"
-NEW_BUILD = "web-1.3.0"
+NEW_BUILD = "web-1.4.0"  # after the parameters' story, whose newest build is web-1.3.0
 ENTRY = f"launch_templates:\n  - {{family: web, name: {UPDATED_TEMPLATE}, regions: [{HOME}]}}\n"
 
 
 def template_update(aws: LocalAws, flow: EventFlow, account: Account, policy_file: Path) -> list[str]:
-    """Step 13. Returns what went wrong."""
+    """Step 17. Returns what went wrong."""
     ec2 = aws.ec2(HOME)
     web = [image_id for build, image_id in account.managed if build.family == "web"][-1]
     data: dict[str, Any] = {
@@ -35,7 +35,7 @@ def template_update(aws: LocalAws, flow: EventFlow, account: Account, policy_fil
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": tags}],
     )["LaunchTemplate"]["LaunchTemplateId"]
     policy_file.write_text(policy_file.read_text(encoding="utf-8") + ENTRY, encoding="utf-8")
-    new = register_ami(ec2, NEW_BUILD, {"ami-lifecycle:managed": "true", "Team": "frontend", "BuildId": "build-2000"})
+    new = register_ami(ec2, NEW_BUILD, {"ami-lifecycle:managed": "true", "Team": "frontend", "BuildId": "build-2001"})
     step = flow.start_step()
     flow.ami_state_change(HOME, new, "available")
     flow.deliver()
@@ -49,7 +49,7 @@ def template_update(aws: LocalAws, flow: EventFlow, account: Account, policy_fil
                if rest and first["LaunchTemplateData"].get(k) != rest[0]["LaunchTemplateData"].get(k)}  # fmt: skip
     default = next(v["VersionNumber"] for v in versions if v["DefaultVersion"])
     say(
-        f"13. The policy names launch template {UPDATED_TEMPLATE} ({template_id}) for the web family,",
+        f"17. The policy names launch template {UPDATED_TEMPLATE} ({template_id}) for the web family,",
         f"    tagged {MANAGED_TEMPLATE_TAG}={MANAGED_TEMPLATE_VALUE}: {ENTRY.splitlines()[1].strip()[2:]}",
         f"    {NEW_BUILD} available -> {statuses(step.invocations)};"
         f" its copies finish -> {statuses(finished.invocations)}",
@@ -64,7 +64,7 @@ def template_update(aws: LocalAws, flow: EventFlow, account: Account, policy_fil
     )
     problems = []
     if len(rest) != 1 or rest[0]["LaunchTemplateData"].get("ImageId") != new or changed != {"ImageId"}:
-        problems.append(f"step 13: {UPDATED_TEMPLATE} has no single new version naming only {new}: {versions}")
+        problems.append(f"step 17: {UPDATED_TEMPLATE} has no single new version naming only {new}: {versions}")
     if default != 1:
-        problems.append(f"step 13: {UPDATED_TEMPLATE}'s default moved to {default}, which the policy did not ask")
+        problems.append(f"step 17: {UPDATED_TEMPLATE}'s default moved to {default}, which the policy did not ask")
     return problems
