@@ -249,11 +249,13 @@ def test_resolve_alias_shows_the_ami_the_parameter_names_now(aws: LocalAws) -> N
     """EC2 DescribeLaunchTemplateVersions ResolveAlias: true shows the AMI ID for a Systems Manager parameter,
     false (the default) shows the parameter as given."""
     # Given a template whose image is resolve:ssm:/golden/web, a parameter naming one AMI
-    template_id = alias_template(aws, "/golden/web", "ami-0000000000000a000")
+    # (aws:ec2:image values must name AMIs that exist: SSM has EC2 validate them)
+    first, second = aws.source_image().image_id, aws.source_image().image_id
+    template_id = alias_template(aws, "/golden/web", first)
     # When the parameter moves to another AMI
-    aws.client("ssm", HOME).put_parameter(Name="/golden/web", Value="ami-0000000000000b000", Overwrite=True)
+    aws.client("ssm", HOME).put_parameter(Name="/golden/web", Value=second, Overwrite=True)
     # Then the version resolves to the new AMI, and shows the alias without ResolveAlias
-    assert image_ids(aws, template_id, ResolveAlias=True) == ["ami-0000000000000b000"]
+    assert image_ids(aws, template_id, ResolveAlias=True) == [second]
     assert image_ids(aws, template_id) == ["resolve:ssm:/golden/web"]
     assert image_ids(aws, template_id, ResolveAlias=False) == ["resolve:ssm:/golden/web"]
 
@@ -261,15 +263,16 @@ def test_resolve_alias_shows_the_ami_the_parameter_names_now(aws: LocalAws) -> N
 def test_resolve_alias_with_a_parameter_version(aws: LocalAws) -> None:
     """EC2: resolve:ssm:<name>:<version> names one version of the parameter, not the newest."""
     # Given a parameter with two versions and a template pinned to the first
-    template_id = alias_template(aws, "/golden/api", "ami-0000000000000a000")
-    aws.client("ssm", HOME).put_parameter(Name="/golden/api", Value="ami-0000000000000b000", Overwrite=True)
+    first, second = aws.source_image().image_id, aws.source_image().image_id
+    template_id = alias_template(aws, "/golden/api", first)
+    aws.client("ssm", HOME).put_parameter(Name="/golden/api", Value=second, Overwrite=True)
     aws.ec2(HOME).create_launch_template_version(
         LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": "resolve:ssm:/golden/api:1"}
     )
     # When its versions are described with ResolveAlias
     resolved = image_ids(aws, template_id, ResolveAlias=True)
     # Then version 1 follows the parameter, version 2 stays on the parameter's first version
-    assert resolved == ["ami-0000000000000b000", "ami-0000000000000a000"]
+    assert resolved == [second, first]
 
 
 # --- DeleteLaunchTemplateVersions ---------------------------------------------------------------------------
