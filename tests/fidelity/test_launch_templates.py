@@ -248,12 +248,12 @@ def image_ids(aws: LocalAws, template_id: str, **params: Any) -> list[str]:
 def test_resolve_alias_shows_the_ami_the_parameter_names_now(aws: LocalAws) -> None:
     """EC2 DescribeLaunchTemplateVersions ResolveAlias: true shows the AMI ID for a Systems Manager parameter,
     false (the default) shows the parameter as given."""
-    # Given a template whose image is resolve:ssm:/golden/web, a parameter naming one AMI (EC2 validates the AMIs
-    # of an aws:ec2:image parameter: they exist)
+    # Given a template whose image is resolve:ssm:/golden/web, a parameter naming one AMI
+    # (aws:ec2:image values must name AMIs that exist: SSM has EC2 validate them)
     first, second = aws.source_image().image_id, aws.source_image().image_id
     template_id = alias_template(aws, "/golden/web", first)
     # When the parameter moves to another AMI
-    aws.client("ssm", HOME).put_parameter(Name="/golden/web", Value=second, DataType="aws:ec2:image", Overwrite=True)
+    aws.client("ssm", HOME).put_parameter(Name="/golden/web", Value=second, Overwrite=True)
     # Then the version resolves to the new AMI, and shows the alias without ResolveAlias
     assert image_ids(aws, template_id, ResolveAlias=True) == [second]
     assert image_ids(aws, template_id) == ["resolve:ssm:/golden/web"]
@@ -265,7 +265,7 @@ def test_resolve_alias_with_a_parameter_version(aws: LocalAws) -> None:
     # Given a parameter with two versions and a template pinned to the first
     first, second = aws.source_image().image_id, aws.source_image().image_id
     template_id = alias_template(aws, "/golden/api", first)
-    aws.client("ssm", HOME).put_parameter(Name="/golden/api", Value=second, DataType="aws:ec2:image", Overwrite=True)
+    aws.client("ssm", HOME).put_parameter(Name="/golden/api", Value=second, Overwrite=True)
     aws.ec2(HOME).create_launch_template_version(
         LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": "resolve:ssm:/golden/api:1"}
     )

@@ -95,16 +95,22 @@ def test_a_pending_or_disabled_ami_is_not_available_and_a_malformed_id_is_refuse
     assert aws.client("ssm", DR).get_parameter(Name=NAME)["Parameter"]["Value"] == copy_id
 
 
-def test_a_parameter_cannot_change_to_or_from_the_image_data_type(aws: LocalAws) -> None:
+def test_a_parameter_cannot_change_to_the_image_data_type_and_an_update_without_one_keeps_it(aws: LocalAws) -> None:
     ssm = aws.client("ssm", HOME)
-    image = aws.source_image()
+    image, other = aws.source_image(), aws.source_image()
     ssm.put_parameter(Name=NAME, Value="hello", Type="String")
 
     with pytest.raises(ClientError) as refused:
         put(aws, image.image_id, Overwrite=True)
+    ssm.delete_parameter(Name=NAME)
+    put(aws, image.image_id)
+    ssm.put_parameter(Name=NAME, Value="ami-0123456789abcdef0", Overwrite=True)  # no DataType: still an image
+    ssm.put_parameter(Name=NAME, Value=other.image_id, Overwrite=True)
 
     assert refused.value.response["Error"]["Code"] == "ValidationException"
-    assert ssm.get_parameter(Name=NAME)["Parameter"]["Value"] == "hello"
+    parameter = ssm.get_parameter(Name=NAME)["Parameter"]
+    assert (parameter["Value"], parameter["DataType"]) == (other.image_id, "aws:ec2:image")
+    assert [f.value for f in parameter_validation_failures()] == ["ami-0123456789abcdef0"]
 
 
 def test_tags_together_with_overwrite_are_refused_as_ssm_does(aws: LocalAws) -> None:

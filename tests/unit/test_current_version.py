@@ -17,6 +17,7 @@ from ami_lifecycle.plan.current import (
 )
 from ami_lifecycle.plan.current import candidate as sweep_candidate
 from ami_lifecycle.plan.families import group_versions
+from ami_lifecycle.policy import parse_policy
 
 from .test_sweep_planner import DR, HOME, NOW, Account, ec2_time, policy
 
@@ -101,3 +102,27 @@ def test_an_event_compares_with_the_parameters_tags_only() -> None:
     )) is False  # fmt: skip
     pinned_elsewhere = choose_current("web", HOME, [event_candidate(second, "web", "2", second.creation_date)], "1")
     assert pinned_elsewhere.candidate is None
+
+
+def test_an_event_never_names_a_deprecated_image_even_a_pinned_one() -> None:
+    from ami_lifecycle.model.parameters import TaggedParameter
+    from ami_lifecycle.plan.parameters import plan_event_parameter
+
+    pinned = parse_policy(MINIMAL_PINNED)
+    account = Account(policy("keep_latest: 3", dr=False))
+    image = account.source(1, days_ago=9, deprecated=NOW - timedelta(days=1))
+    finished = event_candidate(image, "web", "1", image.creation_date)
+
+    decision, action = plan_event_parameter(finished, TaggedParameter("/ami-lifecycle/web/latest", False), pinned)
+
+    assert action is None and decision.status == "held" and decision.reason.startswith("deprecated")
+
+
+MINIMAL_PINNED = """
+home_region: us-east-1
+managed_images:
+  - name: golden
+    select: {tags: {managed: "true"}}
+    family: {value: web}
+pins: {web: "1"}
+"""

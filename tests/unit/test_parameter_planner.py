@@ -6,14 +6,18 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from ami_lifecycle.act.finish import FinishImage
 from ami_lifecycle.act.parameters import CancelDeprecation, PutImageParameter
 from ami_lifecycle.act.retire import DeprecateImage, DeregisterImage, DisableImage
 from ami_lifecycle.model.image import PROTECTED_TAG
 from ami_lifecycle.model.inventory import Reference
 from ami_lifecycle.model.parameters import ImageParameter, ParameterDecision
 from ami_lifecycle.model.plan import SweepPlan
+from ami_lifecycle.plan.current import Named, choose_current, should_move
+from ami_lifecycle.plan.parameters import _unmoved
 from ami_lifecycle.policy import Policy, parse_policy
 
+from .test_current_version import candidates
 from .test_sweep_planner import DR, HOME, NOW, Account, actions, policy, status
 
 NAME = "/ami-lifecycle/web/latest"
@@ -85,8 +89,8 @@ def test_a_dr_parameter_waits_for_its_copy_to_be_finished() -> None:
     old_copy = account.copy(old)
     new = account.source(2, days_ago=1)
     copy = account.copy(new)
-    unfinished = {k: v for k, v in copy.tags.items() if k != PROTECTED_TAG}  # copied, not yet tagged and shared
-    account.add(replace(copy, tags=unfinished))
+    unfinished = {k: v for k, v in copy.tags.items() if k != PROTECTED_TAG}  # still copying: not tagged, shared
+    account.add(replace(copy, tags=unfinished, state="pending"))
     parameters(account, {HOME: old.image_id, DR: old_copy.image_id})
 
     plan = account.plan()
@@ -103,9 +107,35 @@ def test_never_backwards_even_when_what_it_names_is_not_finished_yet() -> None:
 
     plan = account.plan()
 
-    assert writes(plan) == {}
-    assert decision(plan, HOME).status == "held"
-    assert decision(plan, HOME).reason == "names a newer version than 1: never moved backwards"
+    # the run finishes it first, so it stays current: the parameter is neither moved back nor rewritten
+    assert writes(plan) == {} and [a.image.image_id for a in actions(plan, FinishImage)] == [newer.image_id]
+    assert decision(plan, HOME).status == "up-to-date"
+
+
+def test_never_backwards_to_an_older_version_in_the_current_decision() -> None:
+    account = Account(policy("keep_latest: 3", dr=False))
+    older = account.source(1, days_ago=9)
+    newer_key = (account.source(2, days_ago=1).creation_date, "2")
+    current = choose_current("web", HOME, [c for c in candidates(account) if c.image_id == older.image_id])
+
+    assert should_move(current, Named("ami-newer-unfinished", newer_key)) is False
+    assert _unmoved(current, Named("ami-newer-unfinished", newer_key)) == (
+        "held",
+        "names a newer version than 1: never moved backwards",
+    )
+
+
+def test_an_image_finished_in_the_same_run_is_named_after_its_finish_and_only_if_it_succeeds() -> None:
+    account = Account(policy("keep_latest: 3", dr=False))
+    account.source(1, days_ago=9)
+    lost = account.source(2, days_ago=1, finished=False)  # its event was lost
+    parameters(account, {})
+
+    plan = account.plan()
+
+    order = [type(a).__name__ for a in plan.regions[HOME].actions]
+    assert writes(plan) == {HOME: lost.image_id} and order == ["FinishImage", "PutImageParameter"]
+    assert FinishImage in PutImageParameter.requires
 
 
 def test_a_parameter_naming_a_deprecated_or_vanished_image_moves_to_the_newest_usable_one() -> None:

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from ..aws.clients import ClientFactory, error_code
 from ..model.parameters import SHARE_NAME
 from .base import Action, Applied
+from .finish import FinishImage
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm.type_defs import TagTypeDef
@@ -53,8 +54,9 @@ class PutImageParameter(Action):
     description: str = ""
 
     permissions = ("ssm:PutParameter", "ssm:AddTagsToResource")
-    # A pinned image whose deprecation could not be cancelled must not be named (it is still deprecated).
-    requires = (CancelDeprecation,)
+    # A pinned image whose deprecation could not be cancelled must not be named (it is still deprecated), nor an
+    # image the sweep could not finish in the same run (it may lack its tags or launch permissions).
+    requires = (CancelDeprecation, FinishImage)
 
     def apply(self, clients: ClientFactory) -> Applied:
         ssm = clients.ssm(self.region)

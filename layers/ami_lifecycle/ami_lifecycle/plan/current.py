@@ -120,10 +120,13 @@ class Named:
         return cls(value, key)
 
 
-def candidate(member: Member, version: Version, policy: Policy) -> Candidate:
-    """A sweep candidate: one member of a version grouped by `plan/families.group_versions`."""
+def candidate(member: Member, version: Version, policy: Policy, finishing: frozenset[str] = frozenset()) -> Candidate:
+    """A sweep candidate: one member of a version grouped by `plan/families.group_versions`. `finishing`: images
+    the same run finishes first (a write naming one must require that FinishImage), which count as finished."""
     image = member.image
-    finished = image.tags.get(PROTECTED_TAG) == protection_digest(desired_for_member(member, policy))
+    finished = image.image_id in finishing or image.tags.get(PROTECTED_TAG) == protection_digest(
+        desired_for_member(member, policy)
+    )
     return Candidate(
         version.family,
         version.version,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from ..act.finish import FinishImage
 from ..act.parameters import PutImageParameter, ShareParameters
 from ..model.inventory import Fleet, RegionInventory
 from ..model.parameters import (
@@ -43,9 +44,16 @@ def plan_parameters(
     by_family: dict[str, list[Version]] = defaultdict(list)
     for (_, family), by_version in versions.items():
         by_family[family] += by_version.values()
+    # Finished earlier in this run (FinishImage comes first, and a parameter write requires it): the parameter
+    # moves in the same run, not the next.
+    finishing = frozenset(
+        a.image.image_id for plan in plans.values() for a in plan.actions if isinstance(a, FinishImage)
+    )
     for family in sorted(set(by_family) | set(policy.pins)):
         found = [
-            candidate(member, version, policy) for version in by_family.get(family, []) for member in version.members
+            candidate(member, version, policy, finishing)
+            for version in by_family.get(family, [])
+            for member in version.members
         ]
         for region, inventory in fleet.regions.items():
             decision, action = _plan_region(family, inventory, found, policy)
@@ -161,6 +169,9 @@ def plan_event_parameter(
     else:
         named = Named.from_tags(tagged.tags.get(PARAMETER_IMAGE_TAG, ""), tagged.tags)
     current = choose_current(family, region, [finished], pin)
+    if finished.deprecation_time is not None:  # even pinned: the sweep cancels that deprecation first
+        reason = "deprecated: a parameter never names a deprecated image (a pin's is cancelled by the sweep)"
+        return ParameterDecision(region, family, tagged.name, HELD, None, None, finished.version, pin, reason), None
     if not should_move(current, named):
         status, reason = _unmoved(current, named)
         if current.candidate is not None and named is not None and named.key is None:

@@ -11,7 +11,9 @@ support in Parameter Store for Amazon Machine Image IDs"):
   recorded (``parameter_validation_failures()``), standing in for the "Parameter Store Change" event that
   reports it. The validation runs as soon as the call returns (time does not pass in moto).
 - A parameter cannot be changed to or from ``aws:ec2:image`` (nor ``aws:ssm:integration``): an overwrite that
-  tries is refused with a ValidationException (the message is ours).
+  asks for another type is refused with a ValidationException (the message is ours); one that gives no type
+  keeps the parameter's (moto's request parsing cannot tell "text" from no type, so "text" counts as none for
+  an ``aws:ec2:image`` parameter).
 
 - DescribeParameters ``MaxResults`` (1 to 50, API reference): moto pages by 10 whatever is asked.
 
@@ -92,8 +94,14 @@ def _put_parameter(self: SimpleSystemManagerBackend, *args: Any, **kwargs: Any) 
     name, value, overwrite, data_type = _arguments(args, kwargs)
     with LOCK:
         previous = self.get_parameter(name) if overwrite else None
-        changes_type = previous is not None and data_type is not None and data_type != previous.data_type
-        if changes_type and previous is not None and {data_type, previous.data_type} & _FIXED_TYPES:
+        if previous is not None and previous.data_type == IMAGE_DATA_TYPE and data_type in (None, "text"):
+            # moto's request parsing turns an omitted DataType into "text"; an update keeps the parameter's type
+            args, kwargs = _with_data_type(args, kwargs, IMAGE_DATA_TYPE)
+        elif (
+            previous is not None
+            and data_type not in (None, previous.data_type)
+            and {data_type, previous.data_type} & _FIXED_TYPES
+        ):
             raise ValidationException(
                 f"Parameter {name} has data type {previous.data_type}; a parameter cannot be changed to or "
                 f"from {IMAGE_DATA_TYPE}."
@@ -117,6 +125,14 @@ def _arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, str,
     given = dict(zip(names, args, strict=False)) | kwargs
     data_type = args[8] if len(args) > 8 else kwargs.get("data_type")
     return given["name"], given["value"], bool(given.get("overwrite")), data_type
+
+
+def _with_data_type(
+    args: tuple[Any, ...], kwargs: dict[str, Any], data_type: str
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    if len(args) > 8:
+        return (*args[:8], data_type, *args[9:]), kwargs
+    return args, kwargs | {"data_type": data_type}
 
 
 def _image_refused(account_id: str, region: str, value: str) -> str | None:
