@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ami_lifecycle.aws.clients import ClientFactory
 from ami_lifecycle.flows.image_available import handle_image_available
 from ami_lifecycle.model.events import InvalidEventError, parse_ami_state_change
-from ami_lifecycle.policy import PolicyError, load_policy
+from ami_lifecycle.policy import PolicyError, check_parameter_path, load_policy
 
 logger = Logger()
 tracer = Tracer()
@@ -22,6 +22,7 @@ metrics = Metrics()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         policy = load_policy()  # before any AWS call: a bad policy stops here, naming the field
+        check_parameter_path(policy)  # the parameters must lie where the stack lets it write
         ami_event = parse_ami_state_change(event)
     except (PolicyError, InvalidEventError) as error:
         logger.error("refused", extra={"error": str(error)})

@@ -17,7 +17,7 @@ from ami_lifecycle.flows.sweep import (
     recycle_bin_setting,
     run_sweep,
 )
-from ami_lifecycle.policy import PolicyError, load_policy
+from ami_lifecycle.policy import PolicyError, check_parameter_path, load_policy
 from ami_lifecycle.read.fleet import launch_template_table, usage_reader
 
 logger = Logger()
@@ -31,6 +31,7 @@ metrics = Metrics()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         policy = load_policy()  # before any AWS call: a bad policy stops here, naming the field
+        check_parameter_path(policy)  # the parameters must lie where the stack lets it write
         request = parse(event=event or {}, model=SweepRequest)
         dry_run = dry_run_setting(policy, request)
         recycle_bin_days = recycle_bin_setting()

@@ -249,11 +249,13 @@ def test_resolve_alias_shows_the_ami_the_parameter_names_now(aws: LocalAws) -> N
     """EC2 DescribeLaunchTemplateVersions ResolveAlias: true shows the AMI ID for a Systems Manager parameter,
     false (the default) shows the parameter as given."""
     # Given a template whose image is resolve:ssm:/golden/web, a parameter naming one AMI
-    template_id = alias_template(aws, "/golden/web", "ami-0000000000000a000")
+    # (aws:ec2:image values must name AMIs that exist: SSM has EC2 validate them)
+    first, second = aws.source_image().image_id, aws.source_image().image_id
+    template_id = alias_template(aws, "/golden/web", first)
     # When the parameter moves to another AMI
-    aws.client("ssm", HOME).put_parameter(Name="/golden/web", Value="ami-0000000000000b000", Overwrite=True)
+    aws.client("ssm", HOME).put_parameter(Name="/golden/web", Value=second, Overwrite=True)
     # Then the version resolves to the new AMI, and shows the alias without ResolveAlias
-    assert image_ids(aws, template_id, ResolveAlias=True) == ["ami-0000000000000b000"]
+    assert image_ids(aws, template_id, ResolveAlias=True) == [second]
     assert image_ids(aws, template_id) == ["resolve:ssm:/golden/web"]
     assert image_ids(aws, template_id, ResolveAlias=False) == ["resolve:ssm:/golden/web"]
 
@@ -261,15 +263,16 @@ def test_resolve_alias_shows_the_ami_the_parameter_names_now(aws: LocalAws) -> N
 def test_resolve_alias_with_a_parameter_version(aws: LocalAws) -> None:
     """EC2: resolve:ssm:<name>:<version> names one version of the parameter, not the newest."""
     # Given a parameter with two versions and a template pinned to the first
-    template_id = alias_template(aws, "/golden/api", "ami-0000000000000a000")
-    aws.client("ssm", HOME).put_parameter(Name="/golden/api", Value="ami-0000000000000b000", Overwrite=True)
+    first, second = aws.source_image().image_id, aws.source_image().image_id
+    template_id = alias_template(aws, "/golden/api", first)
+    aws.client("ssm", HOME).put_parameter(Name="/golden/api", Value=second, Overwrite=True)
     aws.ec2(HOME).create_launch_template_version(
         LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": "resolve:ssm:/golden/api:1"}
     )
     # When its versions are described with ResolveAlias
     resolved = image_ids(aws, template_id, ResolveAlias=True)
     # Then version 1 follows the parameter, version 2 stays on the parameter's first version
-    assert resolved == ["ami-0000000000000b000", "ami-0000000000000a000"]
+    assert resolved == [second, first]
 
 
 # --- DeleteLaunchTemplateVersions ---------------------------------------------------------------------------
@@ -308,3 +311,133 @@ def test_the_default_version_and_unknown_versions_are_not_deleted(aws: LocalAws)
     assert refused == {1: "unexpectedError", 7: "launchTemplateVersionDoesNotExist"}
     assert response["SuccessfullyDeletedLaunchTemplateVersions"] == []
     assert len(image_ids(aws, template_id)) == 2
+
+
+# --- CreateLaunchTemplateVersion and ModifyLaunchTemplate -------------------------------------------------
+
+
+def full_template(aws: LocalAws) -> str:
+    """A template whose version 1 sets an image, an instance type, a key, tags and a mapping with a snapshot."""
+    response = aws.ec2(HOME).create_launch_template(
+        LaunchTemplateName="web",
+        LaunchTemplateData={
+            "ImageId": "ami-00000000000000001",
+            "InstanceType": "m7g.large",
+            "KeyName": "ops",
+            "BlockDeviceMappings": [
+                {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-00000000000000001", "VolumeSize": 20}}
+            ],
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "Team", "Value": "web"}]}],
+        },
+    )
+    return str(response["LaunchTemplate"]["LaunchTemplateId"])
+
+
+def version_data(aws: LocalAws, template_id: str, version: str) -> dict[str, Any]:
+    versions = aws.ec2(HOME).describe_launch_template_versions(LaunchTemplateId=template_id, Versions=[version])
+    data: dict[str, Any] = versions["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    return data
+
+
+def test_a_version_from_a_source_version_inherits_all_but_what_is_given(aws: LocalAws) -> None:
+    """EC2 CreateLaunchTemplateVersion SourceVersion: the new version inherits the launch parameters of the source
+    version; parameters given in LaunchTemplateData overwrite the inherited ones. Snapshots of the block device
+    mapping are not inherited unless given (moto ignored SourceVersion: the version held only the ImageId)."""
+    # Given a template whose version 1 sets several parameters
+    template_id = full_template(aws)
+    # When a version is created from version 1 with only a new ImageId
+    created = aws.ec2(HOME).create_launch_template_version(
+        LaunchTemplateId=template_id, SourceVersion="1", LaunchTemplateData={"ImageId": "ami-00000000000000002"}
+    )["LaunchTemplateVersion"]
+    # Then version 2 has the new image and every other parameter of version 1, the mapping without its snapshot
+    assert created["VersionNumber"] == 2 and created["DefaultVersion"] is False
+    data = version_data(aws, template_id, "2")
+    assert data["ImageId"] == "ami-00000000000000002"
+    assert (data["InstanceType"], data["KeyName"]) == ("m7g.large", "ops")
+    assert data["TagSpecifications"] == version_data(aws, template_id, "1")["TagSpecifications"]
+    assert data["BlockDeviceMappings"] == [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 20}}]
+    # And version 1 is unchanged
+    original = version_data(aws, template_id, "1")["BlockDeviceMappings"][0]["Ebs"]
+    assert original["SnapshotId"] == "snap-00000000000000001"
+
+
+def test_a_version_without_source_holds_only_what_is_given(aws: LocalAws) -> None:
+    """EC2 CreateLaunchTemplateVersion: without SourceVersion the new version contains only the parameters given."""
+    # Given a template with several parameters
+    template_id = full_template(aws)
+    # When a version is created without SourceVersion
+    aws.ec2(HOME).create_launch_template_version(
+        LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": "ami-00000000000000002"}
+    )
+    # Then it holds the image alone
+    assert version_data(aws, template_id, "2") == {"ImageId": "ami-00000000000000002"}
+
+
+def test_the_same_client_token_creates_one_version(aws: LocalAws) -> None:
+    """EC2 idempotency (Ensuring idempotency in Amazon EC2 API requests): a request repeated with the same
+    ClientToken returns the result of the first one and creates nothing; moto created a version per request."""
+    # Given a template
+    template_id = full_template(aws)
+    request: dict[str, Any] = {
+        "LaunchTemplateId": template_id,
+        "SourceVersion": "1",
+        "LaunchTemplateData": {"ImageId": "ami-00000000000000002"},
+        "VersionDescription": "web 2",
+        "ClientToken": "token-1",
+    }
+    # When the same request is sent three times
+    numbers = [aws.ec2(HOME).create_launch_template_version(**request)["LaunchTemplateVersion"] for _ in range(3)]
+    # Then one version was created, and every answer names it
+    assert {v["VersionNumber"] for v in numbers} == {2}
+    template = aws.ec2(HOME).describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"][0]
+    assert template["LatestVersionNumber"] == 2
+
+
+def test_a_client_token_reused_for_another_request_is_refused(aws: LocalAws) -> None:
+    """EC2 idempotency: the same ClientToken with different parameters is IdempotentParameterMismatch."""
+    # Given a version created with a token
+    template_id = full_template(aws)
+    ec2 = aws.ec2(HOME)
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": "ami-00000000000000002"}, ClientToken="token-1"
+    )
+    # When the token is used again for another image
+    with pytest.raises(ClientError) as excinfo:
+        ec2.create_launch_template_version(
+            LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": "ami-00000000000000003"}, ClientToken="token-1"
+        )
+    # Then the request fails and no version was added
+    assert error_code(excinfo) == "IdempotentParameterMismatch"
+    (template,) = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"]
+    assert template["LatestVersionNumber"] == 2
+
+
+def test_a_source_version_that_does_not_exist_is_refused(aws: LocalAws) -> None:
+    """EC2 CreateLaunchTemplateVersion: a SourceVersion the template does not have is
+    InvalidLaunchTemplateId.VersionNotFound, and no version is created."""
+    # Given a template with one version
+    template_id = full_template(aws)
+    # When a version is based on version 7
+    with pytest.raises(ClientError) as excinfo:
+        aws.ec2(HOME).create_launch_template_version(
+            LaunchTemplateId=template_id, SourceVersion="7", LaunchTemplateData={"ImageId": "ami-00000000000000002"}
+        )
+    # Then it fails
+    assert error_code(excinfo) == "InvalidLaunchTemplateId.VersionNotFound"
+
+
+def test_modify_launch_template_sets_the_default_version(aws: LocalAws) -> None:
+    """EC2 ModifyLaunchTemplate DefaultVersion: the version becomes the default; a deleted version cannot."""
+    # Given a template with versions 1 to 3, version 2 deleted
+    template_id = full_template(aws)
+    add_versions(aws, template_id, 2)
+    ec2 = aws.ec2(HOME)
+    ec2.delete_launch_template_versions(LaunchTemplateId=template_id, Versions=["2"])
+    # When version 3 is made the default, and then the deleted version 2
+    ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion="3")
+    with pytest.raises(ClientError) as excinfo:
+        ec2.modify_launch_template(LaunchTemplateId=template_id, DefaultVersion="2")
+    # Then version 3 is the default and stays so
+    assert error_code(excinfo) == "InvalidLaunchTemplateId.VersionNotFound"
+    template = ec2.describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"][0]
+    assert template["DefaultVersionNumber"] == 3

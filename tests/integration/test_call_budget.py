@@ -31,7 +31,7 @@ def budget_policy(account: Account, regions: list[str]):
 
 
 @pytest.mark.parametrize("dr_regions", [1, 2, 5])
-def test_new_ami_costs_six_plus_two_per_snapshot_plus_two_per_region(account: Account, dr_regions: int) -> None:
+def test_new_ami_costs_eight_plus_two_per_snapshot_plus_two_per_region(account: Account, dr_regions: int) -> None:
     policy = budget_policy(account, DR_POOL[:dr_regions])
     event = parse_ami_state_change(ami_event(account.build_ami()))
 
@@ -43,7 +43,9 @@ def test_new_ami_costs_six_plus_two_per_snapshot_plus_two_per_region(account: Ac
     assert ops["CreateTags"] == 2  # image and snapshots in one call; the protected mark last
     assert ops["ModifyImageAttribute"] == 1
     assert ops["ModifySnapshotAttribute"] == SNAPSHOTS
-    assert len(calls.calls) == 6 + 2 * SNAPSHOTS + 2 * dr_regions
+    # the home parameter: its tags read, then created with its tags in one call (the copies' wait for them)
+    assert (ops["ListTagsForResource"], ops["PutParameter"], ops["AddTagsToResource"]) == (1, 1, 0)
+    assert len(calls.calls) == 8 + 2 * SNAPSHOTS + 2 * dr_regions
 
 
 def test_redelivered_event_only_reads(account: Account) -> None:
@@ -53,11 +55,12 @@ def test_redelivered_event_only_reads(account: Account) -> None:
     with record_calls() as calls:
         handle_image_available(event, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
 
-    assert not any(c.operation.startswith(("Copy", "Create", "Modify")) for c in calls.calls)
-    assert len(calls.calls) == 3 + SNAPSHOTS + 2  # image, snapshots, launch and volume permissions; 2 lookups
+    assert not any(c.operation.startswith(("Copy", "Create", "Modify", "Put", "Add")) for c in calls.calls)
+    # image, snapshots, launch and volume permissions; 2 copy lookups; the parameter's tags (already current)
+    assert len(calls.calls) == 4 + SNAPSHOTS + 2
 
 
-def test_finishing_a_copy_costs_six_plus_two_per_snapshot(account: Account) -> None:
+def test_finishing_a_copy_costs_eight_plus_two_per_snapshot(account: Account) -> None:
     source = parse_ami_state_change(ami_event(account.build_ami()))
     handle_image_available(source, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
     region, copy_id = fidelity.complete_pending_copies("us-west-2")[0]
@@ -68,7 +71,22 @@ def test_finishing_a_copy_costs_six_plus_two_per_snapshot(account: Account) -> N
         )
 
     assert calls.count("CreateTags") == 1  # tagged at creation by CopyImage; only the protected mark is left
-    assert len(calls.calls) == 6 + 2 * SNAPSHOTS
+    assert (calls.count("ListTagsForResource"), calls.count("PutParameter")) == (1, 1)  # the region's parameter
+    assert len(calls.calls) == 8 + 2 * SNAPSHOTS
+
+
+def test_a_newer_version_moves_the_parameter_with_one_tag_call_and_one_write(account: Account) -> None:
+    first = parse_ami_state_change(ami_event(account.build_ami("web-1.0.0")))
+    handle_image_available(first, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+    second = parse_ami_state_change(ami_event(account.build_ami("web-1.1.0")))
+
+    with record_calls() as calls:
+        handle_image_available(second, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+
+    # PutParameter refuses Tags with Overwrite: the tags are moved by AddTagsToResource, counted here
+    ops = calls.by_operation()
+    assert (ops["ListTagsForResource"], ops["AddTagsToResource"], ops["PutParameter"]) == (1, 1, 1)
+    assert len(calls.calls) == 9 + 2 * SNAPSHOTS + 2 * 2
 
 
 def sweep_fleet(account: Account) -> tuple[Any, Any, Any, Any]:
@@ -127,9 +145,31 @@ def test_a_sweep_of_several_hundred_amis_reads_pages_and_writes_once_per_change(
         ids = [i for c in asked if c.region == region for i in c.params["ImageIds"]]
         assert len([c for c in asked if c.region == region]) == -(-len(ids) // 10) and len(ids) == len(set(ids))
     assert ops["DescribeImageUsageReports"] <= 3 and ops["DescribeImageUsageReportEntries"] <= 3  # 200 per call
+    # the family parameters: one GetParametersByPath and one DescribeParameters page per region; one write per
+    # family and region whose parameter changes (here each is created, with its tags)
+    assert ops["GetParametersByPath"] == 3 and ops["DescribeParameters"] == 3  # none yet: one empty page each
+    assert ops["PutParameter"] == planned["PutImageParameter"] == 3 * 12 and ops.get("AddTagsToResource", 0) == 0
     reads = sum(n for op, n in ops.items() if op.startswith("Describe") or op == "Scan")
-    bulk = 3 * (6 + 4 + 2) + templates + 1 + len(asked)
+    bulk = 3 * (6 + 4 + 2 + 1) + templates + 1 + len(asked)
     assert reads == bulk  # finishing reads nothing of its own
+
+
+def test_a_sweep_writes_no_parameter_when_nothing_changed(account: Account) -> None:
+    from ami_lifecycle.flows.sweep import run_sweep
+
+    policy, clients, _, (usage, templates_read) = sweep_fleet(account)
+    now = datetime.now(UTC)
+    # the first run finishes the images events missed; the next names those that became current
+    for tick in (0, 1):
+        run_sweep(policy, clients, now + timedelta(hours=tick), False, usage.launched_since, templates_read)
+
+    with record_calls() as calls:
+        report = run_sweep(policy, clients, now + timedelta(hours=2), False, usage.launched_since, templates_read)
+
+    assert calls.count("GetParametersByPath") == 3 * 2 and calls.count("DescribeParameters") == 3  # 10 and 50 a page
+    assert calls.count("PutParameter") == calls.count("AddTagsToResource") == 0
+    statuses = {d.status for p in report.plan.regions.values() for d in p.parameters}
+    assert statuses == {"up-to-date"} and sum(len(p.parameters) for p in report.plan.regions.values()) == 3 * 12
 
 
 def test_the_next_sweep_reads_no_launch_template_versions(account: Account) -> None:

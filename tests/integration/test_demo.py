@@ -144,9 +144,18 @@ def test_demo_protects_every_build_and_filters_the_noise(capsys: pytest.CaptureF
     assert "DR regions are never a source" in out
     assert "DR images before 17, after 17: no second copy" in out  # 2 of them copies of the history
     assert "Totals: 7/7 AMIs protected, 14 copies made, 6 launches tracked, 1 alert" in out
-    assert "        sweep: 14 AMIs deprecated, 3 deregistered (6 snapshots, 84 GiB), 9 old ones kept in use" in out
-    assert "31 handler invocations (24 image-available, 2 launch-tracking, 5 sweep), 26 events filtered out" in out
+    # steps 14-16 deprecate web-1.2.0 twice (once before the pin cancels it, once after it is removed)
+    assert "        sweep: 17 AMIs deprecated, 3 deregistered (6 snapshots, 84 GiB), 9 old ones kept in use" in out
+    assert "34 handler invocations (24 image-available, 2 launch-tracking, 8 sweep), 26 events filtered out" in out
+    # the family parameters: per region, moved by the new build's events, rolled back by a pin and forward again
+    assert "    each DR region's when its copy is finished: us-east-1 1.3.0, us-west-2 1.2.0, eu-west-1 1.2.0" in out
+    assert "    tick -> dry_run=false: 6 actions planned (3 CancelDeprecation, 3 PutImageParameter), 6 applied" in out
+    assert "    /ami-lifecycle/web/latest: us-east-1 1.2.0, us-west-2 1.2.0, eu-west-1 1.2.0;\n" in out
+    assert "    /ami-lifecycle/web/latest: us-east-1 1.3.0, us-west-2 1.3.0, eu-west-1 1.3.0;\n" in out
     assert "OK:" in out and "FAILED" not in out and "6 launches tracked (tagged, recorded), 1 alert" in out
+    # Step 17: a named launch template gets a version with only the image changed, its default left as it was
+    assert "web-1.4.0 available -> 1 protected; its copies finish -> 2 finished" in out
+    assert "version 2 differs from version 1 only in ImageId; the default stays version 1 (set_default: false)" in out
 
     assert_adoption_plan(out)
     assert_launches_tracked(out, rows)

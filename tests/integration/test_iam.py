@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from ami_lifecycle.act.parameters import ShareParameters
 from ami_lifecycle.act.protect import CopyImage
 from ami_lifecycle.act.registry import IMAGE_AVAILABLE_ACTIONS as ACTIONS
 from ami_lifecycle.flows.image_available import handle_image_available
@@ -14,6 +15,8 @@ from ami_lifecycle.local.calls import record_calls
 from ami_lifecycle.local.eventbus import load_template
 from ami_lifecycle.local.invoke import DEFAULT_ACCOUNT_ID
 from ami_lifecycle.model.events import parse_ami_state_change
+from ami_lifecycle.plan.launch_templates import MANAGED_TEMPLATE_TAG
+from ami_lifecycle.policy import LaunchTemplateUpdates, Parameters, Sharing
 from ami_lifecycle.read.image_references import ON_BEHALF_PERMISSIONS
 
 from .conftest import Account, ami_event
@@ -52,15 +55,30 @@ def granted(function: str) -> set[str]:
 
 @pytest.fixture
 def called(account: Account) -> set[str]:
-    """Every action the image-available flow calls: new AMI (one encrypted copy), copies finished, redelivery."""
+    """Every action the image-available flow calls: new AMI (one encrypted copy), copies finished, redelivery;
+    a launch template the policy names, tagged for the product, gets a version and its default."""
+    policy = account.policy.model_copy(
+        update={"launch_templates": [LaunchTemplateUpdates(family="web", name="web-asg", set_default=True)]}
+    )
+    account.ec2("us-east-1").create_launch_template(
+        LaunchTemplateName="web-asg",
+        LaunchTemplateData={"ImageId": "ami-00000000000000001"},
+        TagSpecifications=[
+            {"ResourceType": "launch-template", "Tags": [{"Key": MANAGED_TEMPLATE_TAG, "Value": "true"}]}
+        ],
+    )
     source = parse_ami_state_change(ami_event(account.build_ami()))
     with record_calls() as calls:
-        handle_image_available(source, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
+        handle_image_available(source, policy, account.clients(), DEFAULT_ACCOUNT_ID)
         for region, copy_id in fidelity.complete_pending_copies():
             event = parse_ami_state_change(ami_event(copy_id, region))
-            handle_image_available(event, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
-        handle_image_available(source, account.policy, account.clients(), DEFAULT_ACCOUNT_ID)
-    return calls.iam_actions()
+            handle_image_available(event, policy, account.clients(), DEFAULT_ACCOUNT_ID)
+        handle_image_available(source, policy, account.clients(), DEFAULT_ACCOUNT_ID)
+    newer = parse_ami_state_change(ami_event(account.build_ami("web-1.1.0")))
+    with record_calls() as moved:  # a newer version moves the parameter: retagged and overwritten
+        handle_image_available(newer, policy, account.clients(), DEFAULT_ACCOUNT_ID)
+    assert "ec2:CreateLaunchTemplateVersion" in calls.iam_actions()
+    return calls.iam_actions() | moved.iam_actions()
 
 
 def test_every_called_action_is_granted(called: set[str]) -> None:
@@ -135,15 +153,31 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
 
     world = World(account, sweep_policy(account).model_copy())
     retention = world.policy.defaults.retention.model_copy(update={"disable_after_days": 5})
-    defaults = world.policy.defaults.model_copy(update={"retention": retention})
+    # shared with an account (moto knows no organization) and so are the parameters, through AWS RAM
+    sharing = Sharing(accounts=["111111111111"], snapshot_permissions=True)
+    defaults = world.policy.defaults.model_copy(update={"retention": retention, "sharing": sharing})
+    parameters = Parameters(tier="Advanced", share=True)
     sweep = world.policy.sweep.model_copy(update={"summary": True})
-    world.policy = world.policy.model_copy(update={"defaults": defaults, "sweep": sweep})
+    world.policy = world.policy.model_copy(update={"defaults": defaults, "parameters": parameters, "sweep": sweep})
     images = world.family()
     world.version("api-2.0.0", days_ago=1, protect=False)
     world.ec2().create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": images[-1]})
+    # A template named after the family's versions were finished: the sweep updates it, and moves its default.
+    world.ec2().create_launch_template(
+        LaunchTemplateName="web-asg",
+        LaunchTemplateData={"ImageId": images[2]},
+        TagSpecifications=[
+            {"ResourceType": "launch-template", "Tags": [{"Key": MANAGED_TEMPLATE_TAG, "Value": "true"}]}
+        ],
+    )
+    entry = LaunchTemplateUpdates(family="web", name="web-asg", set_default=True)
+    world.policy = world.policy.model_copy(update={"launch_templates": [entry]})
     fidelity.set_consumer_usage(images[1], "us-east-1", "222222222222", "ec2:Instance", 2)
     with record_calls() as calls:
         world.sweep()
+    world.version("db-1.0.0", days_ago=0)  # its event creates its parameter; the next sweep adds it to the share
+    with record_calls() as later:
+        world.policy = world.policy.model_copy(update={"pins": {"web": "1.2.0"}})  # deprecated: cancelled
         world.sweep(days=6)
         world.account.faults.fail("DeregisterImage", "InvalidParameter", times=1)  # the fallback path
         # The oldest version has all 50 tags EC2 allows: the sweep removes its own marks to make room for others.
@@ -154,7 +188,8 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
         world.sweep(days=12, policy=sweep_policy(account, shared=False))
     assert not world.exists(images[0])
     assert all(t.summary_error is None for t in world.ticks) and world.ticks[-1].summary
-    return calls.iam_actions()
+    assert "ec2:ModifyLaunchTemplate" in calls.iam_actions()
+    return calls.iam_actions() | later.iam_actions()
 
 
 def test_sweep_is_granted_exactly_what_it_calls(called_by_sweep: set[str]) -> None:
@@ -163,8 +198,9 @@ def test_sweep_is_granted_exactly_what_it_calls(called_by_sweep: set[str]) -> No
     declared = {p for action in SWEEP_ACTIONS for p in action.permissions}
     assert called_by_sweep - granted("SweepFunction") == set()
     assert declared - granted("SweepFunction") == set()
-    # EC2 uses the caller's permissions to answer DescribeImageReferences, and to re-encrypt copies.
-    on_behalf = set(CopyImage.kms_permissions) | set(ON_BEHALF_PERMISSIONS)
+    # EC2 uses the caller's permissions to answer DescribeImageReferences, and to re-encrypt copies; RAM to set
+    # the shared parameters' resource policies.
+    on_behalf = set(CopyImage.kms_permissions) | set(ON_BEHALF_PERMISSIONS) | set(ShareParameters.on_behalf_permissions)
     assert granted("SweepFunction") - called_by_sweep - on_behalf == set()
 
 
@@ -234,3 +270,37 @@ def test_sweep_removes_only_its_own_tags() -> None:
     # A DeleteTags naming no key removes every tag: a key must be named.
     assert statement["Condition"]["Null"] == {"aws:TagKeys": "false"}
     assert "DeleteTags" not in str(statements("ImageAvailableFunction"))
+
+
+@pytest.mark.parametrize("function", ["ImageAvailableFunction", "SweepFunction"])
+def test_parameter_writes_are_scoped_to_the_stacks_parameter_path(function: str) -> None:
+    ssm = [s for s in statements(function) if any(a.startswith("ssm:") for a in actions_of(s))]
+    writes = [s for s in ssm if actions_of(s) & {"ssm:PutParameter", "ssm:AddTagsToResource", "ssm:PutResourcePolicy"}]
+
+    assert writes
+    for statement in writes:
+        assert statement["Resource"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter${ParameterPathPrefix}/*"
+        }
+    for other in ssm:
+        if other not in writes and other["Resource"] == "*":
+            reads = {a for a in actions_of(other) if a.startswith("ssm:")}
+            assert reads <= {"ssm:DescribeParameters", "ssm:GetParameters"}, other["Sid"]
+
+
+def test_the_functions_know_the_parameter_path_iam_allows() -> None:
+    template = load_template("template.yaml")["Resources"]
+    for function in ("ImageAvailableFunction", "SweepFunction"):
+        variables = template[function]["Properties"]["Environment"]["Variables"]
+        assert variables["PARAMETER_PATH_PREFIX"] == {"Fn::Sub": "${ParameterPathPrefix}/"}
+
+
+@pytest.mark.parametrize("function", ["ImageAvailableFunction", "SweepFunction"])
+def test_launch_template_writes_need_the_operators_tag(function: str) -> None:
+    """Only templates tagged ami-lifecycle:managed-template=true may get a version or a new default; the planner asks
+    for the same tag, so IAM is a second, independent guard."""
+    writes = {"ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"}
+    (statement,) = [s for s in statements(function) if actions_of(s) & writes]
+    assert actions_of(statement) == writes
+    assert statement["Condition"] == {"StringEquals": {f"aws:ResourceTag/{MANAGED_TEMPLATE_TAG}": "true"}}
+    assert ":launch-template/" in str(statement["Resource"])

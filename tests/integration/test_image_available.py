@@ -229,5 +229,5 @@ def test_metrics_say_what_happened(account: Account, invoke: Any, capsys: pytest
     invoke(ami_event(register_ami(account.ec2(HOME), "hand-made", {})))
     skipped = emitted_metrics(capsys.readouterr().out)
 
-    assert protected == {"ImagesProtected", "CopiesStarted"}
+    assert protected == {"ImagesProtected", "CopiesStarted", "ParametersMoved"}
     assert skipped == {"ImagesSkipped"}

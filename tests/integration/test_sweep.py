@@ -79,7 +79,7 @@ def test_dry_run_plans_and_changes_nothing(account: Account) -> None:
 
     assert report.dry_run and report.results == {}
     assert sum(isinstance(a, DeregisterImage) for a in report.plan.actions) == 9
-    reads = ("Describe", "Scan", "Query")  # Query: the launch template table (nothing there to write)
+    reads = ("Describe", "Scan", "Query", "GetParametersByPath")  # Query: the launch template table
     assert all(c.operation.startswith(reads) for c in calls.calls), calls.by_operation()
     assert all(world.exists(i) for i in images)
 
@@ -427,7 +427,9 @@ def test_a_build_whose_event_was_lost_is_protected_and_copied_by_the_sweep(world
     # When the copies become available (their events are lost too), the next sweep finishes them
     fidelity.complete_pending_copies()
     second = world.sweep()
-    assert second.plan.summary()["actions"] == {"FinishListedImage": 2}
+    # ... and names them in their regions' parameters in the same run (the home one was named by the first)
+    assert second.plan.summary()["actions"] == {"FinishListedImage": 2, "PutImageParameter": 2}
+    assert first.results[HOME].applied["PutImageParameter"] == 1
     for region, copy_id in world.copies(lost).items():
         shared = world.ec2(region).describe_image_attribute(ImageId=copy_id, Attribute="launchPermission")
         assert {"UserId": "111111111111"} in shared["LaunchPermissions"]

@@ -1,13 +1,14 @@
 """The policy document: valid documents load, invalid ones fail naming the field."""
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
 
-from ami_lifecycle.policy import PolicyError, json_schema, load_policy, parse_policy
+from ami_lifecycle.policy import PolicyError, check_parameter_path, json_schema, load_policy, parse_policy
 
 MINIMAL = """
 home_region: us-east-1
@@ -164,3 +165,79 @@ def test_schema_rejects_what_the_model_rejects() -> None:
 def test_a_value_of_the_wrong_type_is_refused_not_converted(extra: str, field: str, message: str) -> None:
     with pytest.raises(PolicyError, match=rf"{field}: Input should be a {message}|{field}: .*{message}"):
         parse_policy(MINIMAL + extra)
+
+
+def test_launch_templates_are_named_by_id_name_or_tags_and_keep_their_default_unless_asked() -> None:
+    policy = parse_policy(
+        MINIMAL
+        + """launch_templates:
+  - {family: web, name: web-asg}
+  - {family: web, tags: {Tier: web}, set_default: true}
+  - {family: api, id: lt-0123456789abcdef0, regions: [us-west-2]}
+"""
+    )
+
+    by_name, by_tags, by_id = policy.launch_templates
+    assert (by_name.set_default, by_tags.set_default) == (False, True)
+    assert policy.launch_template_regions(by_name) == ["us-east-1", "us-west-2"]
+    assert policy.launch_template_regions(by_id) == ["us-west-2"]
+    assert by_name.selects("lt-1", "web-asg", {}) and not by_name.selects("lt-1", "web-asg-2", {})
+    assert by_tags.selects("lt-1", "x", {"Tier": "web", "Team": "a"}) and not by_tags.selects("lt-1", "x", {})
+    assert by_id.selects("lt-0123456789abcdef0", "x", {})
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ("{family: web}", "launch_templates.0: Value error, set exactly one of id, name, tags"),
+        ("{family: web, name: a-b, tags: {Tier: web}}", "set exactly one of id, name, tags"),
+        ("{family: web, tags: {}}", "an empty selector would update every template"),
+        ("{family: web, id: lt-0123456789abcdef0}", "list exactly that region"),
+        ("{family: web, id: lt-0123456789abcdef0, regions: [us-east-1, us-west-2]}", "list exactly that region"),
+        ("{family: web, id: template-1, regions: [us-east-1]}", "launch_templates.0.id"),
+        ("{family: web, name: web, regions: [eu-west-1]}", "launch_templates.0.regions: ['eu-west-1']"),
+        ("{family: web, name: web, set_default: 'yes'}", "launch_templates.0.set_default"),
+        ("{family: web, name: web, default: true}", "launch_templates.0.default"),
+    ],
+)
+def test_a_bad_launch_template_entry_is_refused_naming_it(entry: str, field: str) -> None:
+    with pytest.raises(PolicyError, match=field.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        parse_policy(MINIMAL + f"launch_templates:\n  - {entry}\n")
+
+
+def test_parameters_are_published_by_default_under_the_products_path() -> None:
+    policy = parse_policy(MINIMAL)
+
+    assert policy.parameters.publish is True and policy.parameters.tier == "Standard"
+    assert policy.parameters.name_for("web") == "/ami-lifecycle/web/latest"
+    assert policy.parameters.prefix == "/ami-lifecycle/"
+    assert policy.parameters.name_for("web server") is None  # not a parameter name: reported, never written
+    assert policy.pins == {}
+
+
+@pytest.mark.parametrize(
+    ("fragment", "message"),
+    [
+        ("parameters: {path: /ami-lifecycle/latest}", "parameters: Value error, path '/ami-lifecycle/latest' must"),
+        ("parameters: {path: '/ami/{family}/{family}'}", "must contain {family} exactly once"),
+        ("parameters: {path: '/aws/{family}'}", "SSM reserves names beginning with aws or ssm"),
+        ("parameters: {path: 'ami/{family}'}", "parameters.path: String should match pattern"),
+        ("parameters: {share: true}", "share: true needs tier: Advanced"),
+        ("parameters: {share: true, tier: Advanced}", "defaults.sharing names no accounts"),
+        ("parameters: {tier: Intelligent-Tiering}", "parameters.tier"),
+        ("pins: {web: 1.2.0, '': 2}", "pins"),
+        ("parameters: {publish: 'yes'}", "parameters.publish: Input should be a valid boolean"),
+    ],
+)
+def test_bad_parameter_settings_name_the_field(fragment: str, message: str) -> None:
+    with pytest.raises(PolicyError, match=re.escape(message)):
+        parse_policy(MINIMAL + fragment + "\n")
+
+
+def test_a_parameter_path_outside_the_stacks_prefix_is_refused() -> None:
+    policy = parse_policy(MINIMAL + "parameters: {path: '/images/{family}/latest'}\npins: {web: 1.2.0}\n")
+
+    with pytest.raises(PolicyError, match="not under the stack's parameter path prefix '/ami-lifecycle/'"):
+        check_parameter_path(policy, "/ami-lifecycle/")
+    check_parameter_path(policy, "/images/")  # under its own prefix: accepted
+    assert policy.pins == {"web": "1.2.0"} and policy.parameters.prefix == "/images/"

@@ -58,7 +58,8 @@ def apply_region(clients: ClientFactory, region: str, actions: Sequence[Action])
     result = RegionResult(region)
     failed: dict[type[Action], Action] = {}
     for position, action in enumerate(actions):
-        missing = next((failed[t] for t in action.requires if t in failed), None)
+        # A subclass counts as what it refines: the sweep's FinishListedImage is a FinishImage.
+        missing = next((a for kind, a in failed.items() if issubclass(kind, action.requires)), None)
         if missing is not None:
             result.failed[position] = f"not attempted, {missing.describe()} failed"
             result.failures.append(f"{action.describe()}: {result.failed[position]}")

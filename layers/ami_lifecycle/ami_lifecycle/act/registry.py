@@ -5,7 +5,9 @@ from __future__ import annotations
 from .adopt import AddLineageTags
 from .base import Action
 from .finish import FinishImage, FinishListedImage
+from .launch_templates import CreateTemplateVersion, SetDefaultTemplateVersion
 from .launches import PublishAlert, RecordLaunch
+from .parameters import CancelDeprecation, PutImageParameter, ShareParameters
 from .protect import AddLaunchPermissions, AddSnapshotVolumePermissions, CopyImage, TagResources
 from .retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from .summary import PublishSweepSummary
@@ -17,6 +19,9 @@ IMAGE_AVAILABLE_ACTIONS: tuple[type[Action], ...] = (
     TagResources,
     AddLaunchPermissions,
     AddSnapshotVolumePermissions,
+    PutImageParameter,
+    CreateTemplateVersion,
+    SetDefaultTemplateVersion,
 )
 LAUNCH_ACTIONS: tuple[type[Action], ...] = (RecordLaunch, TagResources, PublishAlert)
 SWEEP_ACTIONS: tuple[type[Action], ...] = (
@@ -31,4 +36,9 @@ SWEEP_ACTIONS: tuple[type[Action], ...] = (
     CreateImageUsageReport,
     ReportUseInOtherAccounts,
     PublishSweepSummary,
+    CancelDeprecation,
+    PutImageParameter,
+    CreateTemplateVersion,
+    SetDefaultTemplateVersion,
+    ShareParameters,
 )

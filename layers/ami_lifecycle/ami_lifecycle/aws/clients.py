@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # typed clients from stub packages installed for development 
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
 
 # Throttling is a per-API token bucket: retry it with backoff rather than fail the region.
 DEFAULT_CONFIG = Config(
@@ -83,6 +84,9 @@ class ClientFactory:
 
     def sns(self, region: str) -> SNSClient:
         return self.client("sns", region)  # type: ignore[no-any-return]
+
+    def ssm(self, region: str) -> SSMClient:
+        return self.client("ssm", region)  # type: ignore[no-any-return]
 
 
 def error_code(error: BaseException) -> str:

@@ -25,6 +25,7 @@ from ..policy import PolicyError, load_policy
 from ..read.fleet import launch_template_table, usage_reader
 from .adoption_report import DETAIL_HEADING, Section, adoption_sections, markdown, text
 from .exit_codes import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE
+from .parameters import families_with_parameters_only, print_parameters
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,7 +121,8 @@ def detail_sections(plan: SweepPlan) -> list[Section]:
 def print_plan(plan: SweepPlan, out: TextIO) -> None:
     """One table per family: each version in each region, what happens to it and why."""
     print(f"\n{DETAIL_HEADING}", file=out)
-    for family, decisions in _by_family(plan).items():
+    by_family = _by_family(plan)
+    for family, decisions in by_family.items():
         print(f"\n{family}", file=out)
         rows = [("VERSION", "CREATED", "REGION", "IMAGE", "STATUS", "WHY")]
         previous = None
@@ -132,12 +134,18 @@ def print_plan(plan: SweepPlan, out: TextIO) -> None:
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         for row in rows:
             print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[5], file=out)
+        print_parameters(plan, out, family)
+    for family in families_with_parameters_only(plan, set(by_family)):
+        print(f"\n{family} (no managed images)", file=out)
+        print_parameters(plan, out, family)
     print("", file=out)
     for region, region_plan in plan.regions.items():
         counts = ", ".join(f"{n} {s}" for s, n in sorted(_statuses(region_plan.decisions).items())) or "no managed AMIs"
         print(f"{region}: {counts}; {region_plan.unmanaged} not managed", file=out)
         if region_plan.blocked:
             print(f"  nothing is disabled or deregistered here: {region_plan.blocked}", file=out)
+        for note in region_plan.launch_template_notes:
+            print(f"  {note}", file=out)
     actions = plan.summary()["actions"]
     print("Actions a sweep would take: " + (", ".join(f"{n} {a}" for a, n in actions.items()) or "none"), file=out)
 

@@ -14,13 +14,19 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..act.executor import RegionResult, apply_plan
+from ..act.finish import FinishImage
 from ..aws.clients import ClientFactory, error_code, is_transient
+from ..aws.regions import per_region
 from ..model.events import AmiStateChangeEvent
 from ..model.image import Image
 from ..model.inventory import IMAGES, RegionInventory
+from ..plan.current import Candidate, event_candidate
 from ..plan.image_available import RegionStep, plan_copy_finish, plan_source
+from ..plan.parameters import NOT_OURS, plan_event_parameter
 from ..policy import Match, Policy
+from ..read.parameters import read_parameter_tags
 from ..read.region import Scope, read_image, read_regions
+from .launch_templates import update_after_finish
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -143,7 +149,7 @@ def _protect_source(source: Image, policy: Policy, clients: ClientFactory) -> Ou
     copies = {region: list(i.images.values()) for region, i in inventories.items() if i.readable}
     steps = plan_source(source, match, policy, copies)
     unread = [_unread_outcome(i) for i in inventories.values() if not i.readable]
-    return _apply(source, "protected", match, steps, clients, unread, list(scopes))
+    return _apply(source, "protected", match, steps, clients, unread, list(scopes), source.creation_date, policy)
 
 
 def _finish_copy(copy: Image, lineage: tuple[str, str], policy: Policy, clients: ClientFactory) -> Outcome:
@@ -159,7 +165,8 @@ def _finish_copy(copy: Image, lineage: tuple[str, str], policy: Policy, clients:
         return _skip(copy.image_id, copy.region, f"source {source_id} is no longer managed", log, warn=True)
     if copy.region not in {r.region for r in policy.dr_regions_for(match.rule)}:
         return _skip(copy.image_id, copy.region, f"{copy.region} is not a DR region of rule {match.rule.name}", log)
-    return _apply(copy, "finished", match, [plan_copy_finish(copy, source, match, policy)], clients, [], [])
+    steps = [plan_copy_finish(copy, source, match, policy)]
+    return _apply(copy, "finished", match, steps, clients, [], [], source.creation_date, policy)
 
 
 def _apply(
@@ -170,14 +177,89 @@ def _apply(
     clients: ClientFactory,
     unread: list[RegionOutcome],
     order_after: list[str],
+    created: str,
+    policy: Policy,
 ) -> Outcome:
     results = apply_plan(clients, {step.region: step.actions for step in steps})
     regions = [_region_outcome(step, results.get(step.region)) for step in steps] + unread
+    # Each image finished now moves its region's parameter within the same invocation (the version's creation
+    # is its source's, for the source and each of its copies).
+    finished = {
+        o.region: event_candidate(action.image, match.family, match.version, created)
+        for step, o in zip(steps, regions, strict=False)
+        if not o.failed
+        for action in step.actions
+        if isinstance(action, FinishImage) and action.image.state == "available"
+    }
+    move_parameters(finished, {o.region: o for o in regions}, policy, clients)
+    # ... and the launch templates the policy names there (the same images: finished, available).
+    done = [a.image for s in steps for a in s.actions if isinstance(a, FinishImage) and a.image.region in finished]
+    _update_templates(regions, done, policy, match, created, clients)
     order = [image.region, *order_after]
     regions.sort(key=lambda r: order.index(r.region) if r.region in order else len(order))
     if any(r.failed for r in regions):
         status = "incomplete"
     return Outcome(image.image_id, image.region, status, family=match.family, version=match.version, regions=regions)
+
+
+def move_parameters(
+    finished: dict[str, Candidate], outcomes: dict[str, RegionOutcome], policy: Policy, clients: ClientFactory
+) -> None:
+    """Per region: read the family parameter's tags (one call), and write it if the finished image is newer."""
+    if not finished or not policy.parameters.publish:
+        return
+    family = next(iter(finished.values())).family
+    name = policy.parameters.name_for(family)
+    if name is None:
+        logger.warning("no parameter: the family name cannot be part of one", extra={"family": family})
+        return
+
+    def plan(region: str, image: Candidate) -> tuple[str, Any]:
+        try:
+            return "", plan_event_parameter(image, read_parameter_tags(clients.ssm(region), name), policy)
+        except Exception as e:  # reported in the region's outcome; the retry reads again
+            return f"{error_code(e)}: {e}", (None, None)
+
+    planned = per_region(finished, plan)
+    results = apply_plan(clients, {r: [action] for r, (_, (_, action)) in planned.items() if action is not None})
+    for region, (error, (decision, _)) in planned.items():
+        outcome, result = outcomes[region], results.get(region)
+        if decision is not None and decision.status == NOT_OURS:
+            logger.warning(f"parameter {name} left alone: not created by the product", extra={"region": region})
+            metrics.add_metric(name="ParametersNotOurs", unit=MetricUnit.Count, value=1)
+        if result is not None:
+            outcome.changes += result.changes
+            if result.error is None:
+                metrics.add_metric(name="ParametersMoved", unit=MetricUnit.Count, value=1)
+        failure = error or (result.error if result is not None else None)
+        if failure:
+            outcome.status, outcome.error = "failed", f"parameter {name}: {failure}"
+            logger.error("parameter not moved", extra={"region": region, "parameter": name, "error": failure})
+        elif decision is not None:
+            outcome.note = "; ".join(n for n in (outcome.note, f"parameter {name}: {decision.reason}") if n)
+
+
+def _update_templates(
+    regions: list[RegionOutcome],
+    finished: list[Image],
+    policy: Policy,
+    match: Match,
+    created: str,
+    clients: ClientFactory,
+) -> None:
+    """Once an image is finished in its region, the launch templates the policy names there may name it."""
+    templates = update_after_finish(clients, policy, match, created, finished)
+    for region in regions:
+        result, error = templates.results.get(region.region), templates.errors.get(region.region)
+        region.changes += result.changes if result else []
+        if templates.notes.get(region.region):
+            region.note = "; ".join(n for n in (region.note, *templates.notes[region.region]) if n)
+        if result is not None and result.error is not None:
+            error, region.transient = result.error, result.transient
+        elif error is not None:
+            region.transient = True  # a read that failed: the retry reads again
+        if error is not None and not region.failed:
+            region.status, region.error = "failed", error
 
 
 def _region_outcome(step: RegionStep, result: RegionResult | None) -> RegionOutcome:

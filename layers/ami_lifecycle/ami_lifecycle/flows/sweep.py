@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..act.executor import RegionResult, apply_plan
 from ..act.finish import FinishListedImage
+from ..act.launch_templates import CreateTemplateVersion, SetDefaultTemplateVersion
+from ..act.parameters import CancelDeprecation, PutImageParameter
 from ..act.protect import CopyImage
 from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
 from ..act.summary import PublishSweepSummary
@@ -25,10 +27,13 @@ from ..aws.clients import ClientFactory, error_code
 from ..aws.launch_template_table import LaunchTemplateTable
 from ..model.inventory import Fleet
 from ..model.plan import SweepPlan
+from ..plan.launch_templates import add_sweep_updates
+from ..plan.parameters import NOT_OURS
 from ..plan.summary import SweepSummary, sweep_summary
 from ..plan.sweep import plan_sweep, removal_candidates
 from ..policy import Policy
 from ..read.fleet import LaunchReader, read_candidates, read_fleet
+from ..read.named_templates import read_named_templates_in
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -108,7 +113,8 @@ def read_fleet_and_plan(
     """`read_and_plan`, with what was read: the adoption plan sizes what retiring reclaims from it."""
     fleet = replace(read_fleet(policy, clients, now, launches, templates), recycle_bin_days=recycle_bin_days)
     fleet = read_candidates(clients, fleet, removal_candidates(fleet, policy, now))
-    return fleet, plan_sweep(fleet, policy, now)
+    named = read_named_templates_in(clients, policy, fleet.regions)
+    return fleet, add_sweep_updates(plan_sweep(fleet, policy, now), fleet, policy, named)
 
 
 def run_sweep(
@@ -134,6 +140,13 @@ def run_sweep(
                     f"{decision.status}: {decision.image_id}",
                     extra={"region": decision.region, "image_id": decision.image_id, "reason": decision.reason},
                 )
+        for note in region_plan.launch_template_notes:
+            logger.warning(note, extra={"region": region_plan.region})
+    for region_plan in plan.regions.values():
+        for parameter in region_plan.parameters:
+            if parameter.status == NOT_OURS:  # someone else's parameter at the family's path: reported, untouched
+                extra = {"region": parameter.region, "family": parameter.family, "parameter": parameter.name}
+                logger.warning(f"parameter {parameter.name} left alone: {parameter.reason}", extra=extra)
     if not dry_run:
         report.results = apply_plan(clients, {region: p.actions for region, p in plan.regions.items()})
         report.summary = sweep_summary(plan, report.results, policy.sweep.snapshot_price_per_gb_month)
@@ -161,6 +174,10 @@ _APPLIED_METRICS = {
     DeprecateImage.__name__: "AmisDeprecated",
     DisableImage.__name__: "AmisDisabled",
     DeregisterImage.__name__: "AmisDeregistered",
+    CreateTemplateVersion.__name__: "LaunchTemplateVersionsCreated",
+    SetDefaultTemplateVersion.__name__: "LaunchTemplateDefaultsSet",
+    PutImageParameter.__name__: "ParametersMoved",
+    CancelDeprecation.__name__: "DeprecationsCancelled",
 }
 
 
@@ -178,6 +195,10 @@ def _record_metrics(report: SweepReport) -> None:
     metrics.add_metric(name="AmisUsedInOtherAccounts", unit=MetricUnit.Count, value=elsewhere)
     backlog = sum(p.usage_reports_backlog for p in plan.regions.values())
     metrics.add_metric(name="UsageReportsBacklog", unit=MetricUnit.Count, value=backlog)
+    left_alone = sum(len(p.launch_template_notes) for p in plan.regions.values())
+    metrics.add_metric(name="LaunchTemplatesLeftAlone", unit=MetricUnit.Count, value=left_alone)
+    not_ours = sum(d.status == NOT_OURS for p in plan.regions.values() for d in p.parameters)
+    metrics.add_metric(name="ParametersNotOurs", unit=MetricUnit.Count, value=not_ours)
     deferred = sum(p.count("deferred") for p in plan.regions.values())
     metrics.add_metric(name="DeregistrationsDeferred", unit=MetricUnit.Count, value=deferred)
     if report.dry_run:

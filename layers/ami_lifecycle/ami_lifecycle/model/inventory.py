@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .image import Image
+from .parameters import ImageParameter, ParameterShare
 from .usage import UsageReport
 
 # In-use sources of a region; a source that could not be read blocks removal there.
@@ -20,6 +21,7 @@ BATCH_COMPUTE_ENVIRONMENTS = "Batch compute environments"
 IMAGE_REFERENCES = "image references"  # DescribeImageReferences, read for removal candidates only
 LAUNCH_PERMISSIONS = "launch permissions"  # DescribeImageAttribute, read for images due for removal only
 USAGE_REPORTS = "AMI usage reports"
+SSM_PARAMETERS = "SSM parameters"  # the product's family parameters, under the policy's path
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class RegionInventory:
     # AMI usage reports of retiring shared images, newest first, and the images they were looked up for.
     usage_reports: dict[str, list[UsageReport]] = field(default_factory=dict)
     usage_checked: frozenset[str] = frozenset()
+    # Parameters under the policy's path by name (the sweep's read); None when not read.
+    parameters: dict[str, ImageParameter] | None = None
+    parameter_share: ParameterShare | None = None  # read when the policy shares the parameters
 
     @property
     def readable(self) -> bool:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .image import Image
+from .parameters import ParameterDecision
 
 if TYPE_CHECKING:
     from ..act.base import Action
@@ -68,6 +69,8 @@ class RegionPlan:
     used_elsewhere: list[str] = field(default_factory=list)  # past their grace period, used in other accounts
     notes: list[str] = field(default_factory=list)  # what the plan cannot do as asked, e.g. tags left out
     adopted: list[str] = field(default_factory=list)  # managed images the product tags for the first time
+    parameters: list[ParameterDecision] = field(default_factory=list)  # each family's parameter here
+    launch_template_notes: list[str] = field(default_factory=list)  # named templates not found or left alone, why
 
     def count(self, status: str) -> int:
         return sum(d.status == status for d in self.decisions)

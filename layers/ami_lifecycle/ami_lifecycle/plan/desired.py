@@ -21,6 +21,7 @@ from ..model.image import (
     propagated,
 )
 from ..policy import Match, Policy, Sharing
+from .families import Member, is_source
 from .tag_fit import TagFit, fit_tags
 
 
@@ -90,3 +91,24 @@ def _left_out(what: str, image: TagFit, snapshots: TagFit) -> str:
     if extra.left_out:
         parts.append(f"snapshots of {what}: {extra.describe()}")
     return "; ".join(parts)
+
+
+def desired_for_member(member: Member, policy: Policy) -> DesiredImage:
+    """What a grouped image should carry: a source by its own tags, a copy by its source's."""
+    if is_source(member):
+        return desired_source(member.image, member.match, policy)
+    return desired_copy(member.source or _lost_source(member), member.match, policy)
+
+
+def _lost_source(member: Member) -> Image:
+    """A copy whose source is gone keeps the lineage it has; an Image that stands in for the source."""
+    source_id, source_region = member.lineage or ("", "")
+    return Image(
+        source_id,
+        source_region,
+        member.image.owner_id,
+        member.image.name,
+        "deregistered",
+        "",
+        {k: v for k, v in member.image.tags.items() if k != PROTECTED_TAG},
+    )

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from ..act.parameters import CancelDeprecation
 from ..act.retire import (
     CrowdedResource,
     DeleteSnapshot,
@@ -75,10 +76,13 @@ def plan_family(
     retention = policy.retention_for(versions[0].match.rule)
     ranked = sorted((v for v in versions if v.ranked), key=lambda v: (v.created, v.version), reverse=True)
     for rank, version in enumerate(ranked):
-        kept = version.kept = _kept_because(version, rank, retention, now)
+        pinned = _pinned(version, policy)
+        kept = version.kept = pinned or _kept_because(version, rank, retention, now)
         target = None if kept else _deprecation_due(version, ranked, rank, retention)
-        # A source deprecated by hand deprecates its copies too, whether or not the version is kept.
+        # A source deprecated by hand deprecates its copies too, whether or not the version is kept (unless
+        # pinned: a pin cancels every deprecation of its version).
         by_hand = [t for m in version.members if is_source(m) and (t := parse_time(m.image.deprecation_time))]
+        by_hand = [] if pinned else by_hand
         if by_hand:
             target = min([*by_hand, *([target] if target else [])])
         source_protections = _source_protections(version, fleet, policy, now)
@@ -90,6 +94,11 @@ def plan_family(
                 plans[member.image.region].decisions.append(
                     image_decision(member, version, KEEP, f"{member.image.state}: left alone until it is available")
                 )
+
+
+def _pinned(version: Version, policy: Policy) -> str | None:
+    pin = policy.pins.get(version.family)
+    return f"pinned by the policy (pins: {version.family}: {pin})" if pin == version.version else None
 
 
 def _kept_because(version: Version, rank: int, retention: Retention, now: datetime) -> str | None:
@@ -172,6 +181,14 @@ def _plan_image(
             deprecate = DeprecateImage(image.region, image.image_id, when)
             plan.actions.append(deprecate)
 
+    if kept and _pinned(version, policy):
+        note = ""
+        if image.deprecation_time is not None and image.state == "available":
+            plan.actions.append(CancelDeprecation(image.region, image.image_id, version.version))
+            note = "; its deprecation is cancelled"
+        pin = (Protection("pinned", kept),)
+        plan.decisions.append(image_decision(member, version, KEEP, kept + note, pin))
+        return
     if kept:
         note = f"; deprecated like its source from {deprecate.deprecate_at:%Y-%m-%d %H:%M}" if deprecate else ""
         plan.decisions.append(image_decision(member, version, DEPRECATE if deprecate else KEEP, kept + note))

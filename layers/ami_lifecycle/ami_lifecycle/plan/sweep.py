@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from ..act.adopt import AddLineageTags
 from ..act.base import Action
 from ..act.finish import FinishListedImage
+from ..act.parameters import CancelDeprecation, PutImageParameter, ShareParameters
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage, MarkRetired
 from ..act.usage import CreateImageUsageReport, ReportUseInOtherAccounts
@@ -22,8 +23,9 @@ from ..model.image import FAMILY_TAG, MAX_USER_TAGS, PROTECTED_TAG, VERSION_TAG,
 from ..model.inventory import Fleet, RegionInventory
 from ..model.plan import DEFERRED, DEREGISTER, DISABLE, RETIREABLE_STATES, Candidates, RegionPlan, SweepPlan
 from ..policy import Policy
-from .desired import DesiredImage, desired_copy, desired_source, protection_digest
+from .desired import desired_for_member, protection_digest
 from .families import Member, Version, group_versions, is_source
+from .parameters import plan_parameters
 from .protect import plan_copy, plan_lineage_tags
 from .retire import plan_deregistrations, plan_family, plan_orphaned_snapshots
 from .usage import plan_usage_reports
@@ -45,6 +47,7 @@ def plan_sweep(fleet: Fleet, policy: Policy, now: datetime, checks: bool = True)
     for by_version in versions.values():
         plan_family(fleet, policy, list(by_version.values()), plans, now, checks)
     plan_protection(fleet, policy, versions, plans)
+    plan_parameters(fleet, policy, versions, plans)
     for region, plan in plans.items():
         inventory = fleet.regions[region]
         if inventory.readable:
@@ -126,7 +129,7 @@ def plan_protection(
                 if image.state != "available":
                     continue
                 retiring = parse_time(image.deprecation_time) is not None
-                desired = _desired(member, policy)
+                desired = desired_for_member(member, policy)
                 # A retiring image is only finished if it never was: it needs the lineage tags to retire.
                 if image.tags.get(PROTECTED_TAG) != protection_digest(desired) and (
                     not retiring or not image.tagged_by_product
@@ -177,30 +180,13 @@ def _adopted_as(member: Member) -> str:
     return f"a copy of {member.lineage[0]} by {how}"
 
 
-def _desired(member: Member, policy: Policy) -> DesiredImage:
-    if is_source(member):
-        return desired_source(member.image, member.match, policy)
-    return desired_copy(member.source or _lost_source(member), member.match, policy)
-
-
-def _lost_source(member: Member) -> Image:
-    """A copy whose source is gone keeps the lineage it has; an Image that stands in for the source."""
-    source_id, source_region = member.lineage or ("", "")
-    return Image(
-        source_id,
-        source_region,
-        member.image.owner_id,
-        member.image.name,
-        "deregistered",
-        "",
-        {k: v for k, v in member.image.tags.items() if k != PROTECTED_TAG},
-    )
-
-
 _ORDER = (
     CopyImage,
     FinishListedImage,
     AddLineageTags,
+    CancelDeprecation,
+    PutImageParameter,
+    ShareParameters,
     DeprecateImage,
     CreateImageUsageReport,
     ReportUseInOtherAccounts,

@@ -6,7 +6,9 @@ from .document import (
     REGION_PATTERN,
     Defaults,
     DrRegion,
+    LaunchTemplateUpdates,
     Match,
+    Parameters,
     Policy,
     PolicyError,
     Retention,
@@ -18,14 +20,17 @@ from .document import (
     TagPropagation,
     UsageReports,
 )
-from .loading import json_schema, load_policy, parse_policy
+from .loading import PARAMETER_PATH_PREFIX_ENV, check_parameter_path, json_schema, load_policy, parse_policy
 
 __all__ = [
+    "PARAMETER_PATH_PREFIX_ENV",
     "POLICY_FILE_ENV",
     "REGION_PATTERN",
     "Defaults",
     "DrRegion",
+    "LaunchTemplateUpdates",
     "Match",
+    "Parameters",
     "Policy",
     "PolicyError",
     "Retention",
@@ -36,6 +41,7 @@ __all__ = [
     "TagFilter",
     "TagPropagation",
     "UsageReports",
+    "check_parameter_path",
     "json_schema",
     "load_policy",
     "parse_policy",

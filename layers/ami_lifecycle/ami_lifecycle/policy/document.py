@@ -289,6 +289,108 @@ class SweepSettings(_Strict):
     )
 
 
+# What SSM allows in a parameter name (a path of at most 15 levels, 1,011 characters in all); {family} is filled in.
+_PARAMETER_PATH = r"^(/[A-Za-z0-9_.{}-]+){1,15}$"
+PARAMETER_NAME_PATTERN = r"^(/[A-Za-z0-9_.-]+){1,15}$"
+
+
+class Parameters(_Strict):
+    """An SSM parameter per family and region naming the family's current image (data type aws:ec2:image)."""
+
+    publish: bool = Field(
+        default=True,
+        description="Keep the parameters. On by default: standard parameters cost nothing, the product writes "
+        "only under its own path and never overwrites a parameter it did not create.",
+    )
+    path: Annotated[str, Field(pattern=_PARAMETER_PATH, max_length=1000)] = Field(
+        default="/ami-lifecycle/{family}/latest",
+        description="Parameter name, with {family} once; it must lie under the stack's ParameterPathPrefix.",
+    )
+    tier: Literal["Standard", "Advanced"] = Field(
+        default="Standard", description="Advanced parameters can be shared (and cost a monthly fee); see share."
+    )
+    share: bool = Field(
+        default=False,
+        description="Share the parameters through AWS RAM with defaults.sharing's accounts, organizations and "
+        "OUs, so consumers resolve them by ARN. Needs tier: Advanced.",
+    )
+
+    @model_validator(mode="after")
+    def _usable(self) -> Parameters:
+        rest = self.path.replace("{family}", "", 1)
+        if "{family}" not in self.path or "{" in rest or "}" in rest:
+            raise ValueError(f"path {self.path!r} must contain {{family}} exactly once, and no other braces")
+        first = self.path.lstrip("/").split("/")[0].lower()
+        if first.startswith(("aws", "ssm")):
+            raise ValueError(f"path {self.path!r}: SSM reserves names beginning with aws or ssm")
+        if self.share and self.tier != "Advanced":
+            raise ValueError("share: true needs tier: Advanced (SSM shares only advanced-tier parameters)")
+        return self
+
+    @property
+    def prefix(self) -> str:
+        """The fixed part of the path before the family's level: where the sweep reads them all at once."""
+        return self.path.split("{family}")[0].rsplit("/", 1)[0] + "/"
+
+    def name_for(self, family: str) -> str | None:
+        """The parameter of a family, or None when the family's name cannot be part of a parameter name."""
+        name = self.path.replace("{family}", family)
+        return name if re.fullmatch(PARAMETER_NAME_PATTERN, name) and len(name) <= 1011 else None
+
+
+LAUNCH_TEMPLATE_ID_PATTERN = r"^lt-[0-9a-f]{8,17}$"
+LAUNCH_TEMPLATE_NAME_PATTERN = r"^[a-zA-Z0-9().\-/_]{3,128}$"
+
+
+class LaunchTemplateUpdates(_Strict):
+    """Launch templates that get a new version naming a family's current image, once it is finished in their region.
+
+    The new version is the template's default version with only the ImageId changed; it becomes the default
+    only when `set_default` is true. Versions are never deleted.
+    """
+
+    family: Annotated[str, Field(min_length=1)]
+    id: Annotated[str, Field(pattern=LAUNCH_TEMPLATE_ID_PATTERN)] | None = Field(
+        default=None, description="One template by id (ids are regional: list its one region in `regions`)."
+    )
+    name: Annotated[str, Field(pattern=LAUNCH_TEMPLATE_NAME_PATTERN)] | None = Field(
+        default=None, description="One template by name, in each region listed."
+    )
+    tags: dict[str, str] | None = Field(
+        default=None, description='Every template carrying all these tags (value "*" = any value), in each region.'
+    )
+    regions: list[Region] | None = Field(
+        default=None, description="Where to look: the home region and/or DR regions; default: all of them."
+    )
+    set_default: bool = Field(
+        default=False, description="Also make the new version the template's default version."
+    )
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> LaunchTemplateUpdates:
+        if sum(x is not None for x in (self.id, self.name, self.tags)) != 1:
+            raise ValueError("set exactly one of id, name, tags")
+        if self.tags is not None and not self.tags:
+            raise ValueError("tags: name at least one tag; an empty selector would update every template")
+        if self.id is not None and (self.regions is None or len(self.regions) != 1):
+            raise ValueError(f"id {self.id}: a launch template id exists in one region; list exactly that region")
+        return self
+
+    def selects(self, template_id: str, name: str, tags: dict[str, str]) -> bool:
+        if self.id is not None:
+            return template_id == self.id
+        if self.name is not None:
+            return name == self.name
+        return all(key in tags and (want == "*" or tags[key] == want) for key, want in (self.tags or {}).items())
+
+    def describe(self) -> str:
+        if self.id is not None:
+            return f"id {self.id}"
+        if self.name is not None:
+            return f"name {self.name}"
+        return "tags " + ", ".join(f"{k}={v}" for k, v in sorted((self.tags or {}).items()))
+
+
 class Policy(_Strict):
     version: Literal[1] = 1
     home_region: Region
@@ -299,6 +401,16 @@ class Policy(_Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     sweep: SweepSettings = Field(default_factory=SweepSettings)
     managed_images: list[Rule] = Field(min_length=1)
+    parameters: Parameters = Field(default_factory=Parameters)
+    pins: dict[Annotated[str, Field(min_length=1, max_length=256)], Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="family: version. Every region's parameter names that version; it is kept and not deprecated "
+        "(a deprecation already set is cancelled). Remove the pin to move the parameters forward again.",
+    )
+    launch_templates: list[LaunchTemplateUpdates] = Field(
+        default_factory=list,
+        description="Launch templates the product adds a version to when a family's new version is finished.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
@@ -314,11 +426,21 @@ class Policy(_Strict):
             unknown = set(rule.dr_regions or []) - set(names)
             if unknown:
                 raise ValueError(f"managed_images.{i}.dr_regions: {sorted(unknown)} not listed in dr_regions")
+        if self.parameters.share and not (
+            self.defaults.sharing.accounts
+            or self.defaults.sharing.organization_arns
+            or self.defaults.sharing.organizational_unit_arns
+        ):
+            raise ValueError("parameters.share: defaults.sharing names no accounts, organizations or OUs to share with")
         public = [r.name for r in self.managed_images if self.sharing_for(r).public]
         if public and not self.allow_public_sharing:
             raise ValueError(
                 f"sharing.public is set ({', '.join(public) or 'defaults'}) but allow_public_sharing is not true"
             )
+        for i, entry in enumerate(self.launch_templates):
+            unknown = set(entry.regions or []) - {self.home_region, *names}
+            if unknown:
+                raise ValueError(f"launch_templates.{i}.regions: {sorted(unknown)} is neither home nor a DR region")
         return self
 
     # Effective settings of a rule: its own where set, else the defaults.
@@ -335,6 +457,9 @@ class Policy(_Strict):
         if rule.dr_regions is None:
             return list(self.dr_regions)
         return [r for r in self.dr_regions if r.region in rule.dr_regions]
+
+    def launch_template_regions(self, entry: LaunchTemplateUpdates) -> list[str]:
+        return list(entry.regions or [self.home_region, *(r.region for r in self.dr_regions)])
 
     def dr_region(self, name: str) -> DrRegion | None:
         return next((r for r in self.dr_regions if r.region == name), None)

@@ -52,3 +52,22 @@ def json_schema() -> dict[str, object]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "AMI lifecycle policy"
     return schema
+
+
+PARAMETER_PATH_PREFIX_ENV = "PARAMETER_PATH_PREFIX"
+DEFAULT_PARAMETER_PATH_PREFIX = "/ami-lifecycle/"
+
+
+def check_parameter_path(policy: Policy, prefix: str | None = None) -> None:
+    """The functions may write parameters only under the stack's prefix (IAM says so too): a policy path outside
+    it is refused before any AWS call, naming both."""
+    prefix = prefix or os.environ.get(PARAMETER_PATH_PREFIX_ENV) or DEFAULT_PARAMETER_PATH_PREFIX
+    if not policy.parameters.publish:
+        return
+    if not prefix.startswith("/") or not prefix.endswith("/"):
+        raise PolicyError(f"{PARAMETER_PATH_PREFIX_ENV} {prefix!r} must begin and end with /")
+    if not policy.parameters.path.startswith(prefix):
+        raise PolicyError(
+            f"parameters.path {policy.parameters.path!r} is not under the stack's parameter path prefix {prefix!r} "
+            f"(template parameter ParameterPathPrefix): the functions may only write parameters under it"
+        )

@@ -21,6 +21,7 @@ from ..policy import Policy
 from .image_references import read_image_references
 from .images import read_launch_permissions
 from .launch_templates import LaunchTemplateCache
+from .parameters import add_parameters, read_region_parameters
 from .region import WHOLE_REGION, read_region
 from .usage_reports import read_usage_reports
 
@@ -42,13 +43,22 @@ def read_fleet(
     window = max(policy.retention_for(rule).launched_within_days for rule in policy.managed_images)
     refresh = timedelta(hours=policy.sweep.launch_template_refresh_hours)
     cache = LaunchTemplateCache(templates, now, refresh) if templates is not None else None
-    with ThreadPoolExecutor(max_workers=len(regions) + 1) as pool:
+    with ThreadPoolExecutor(max_workers=2 * len(regions) + 1) as pool:
         inventories = {region: pool.submit(read_region, clients, region, WHOLE_REGION, cache) for region in regions}
+        prefix, shared = policy.parameters.prefix, policy.parameters.share
+        parameters = (
+            {region: pool.submit(read_region_parameters, clients, region, prefix, shared) for region in regions}
+            if policy.parameters.publish
+            else {}
+        )
         records: dict[str, datetime] | None = None
         error: str | None = "not read (no usage table given)"
         if launches is not None:
             records, error = pool.submit(read_launch_records, lambda: launches(now - timedelta(days=window))).result()
-        return Fleet(policy.home_region, {r: f.result() for r, f in inventories.items()}, records, error)
+        fleet = Fleet(policy.home_region, {r: f.result() for r, f in inventories.items()}, records, error)
+        for region, found in parameters.items():
+            add_parameters(fleet.regions[region], found.result())
+        return fleet
 
 
 def read_candidates(clients: ClientFactory, fleet: Fleet, candidates: dict[str, Candidates]) -> Fleet:

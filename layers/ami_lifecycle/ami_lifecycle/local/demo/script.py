@@ -28,6 +28,7 @@ from .events import (
 from .history import PAST_BUILDS, History, adoption_problems, seed_history
 from .launches import LaunchStory, deprecate_yesterday, launch_deprecated, launch_fleet, web_builds
 from .output import WIDTH, plural, say
+from .parameter_story import consumers_follow_the_parameters
 from .protection import skipped_checks
 from .server import local_aws
 from .stage import Stage, set_stage
@@ -43,6 +44,7 @@ from .sweep import (
 )
 from .sweep_checks import sweep_checks
 from .sweep_report import deprecation_lines, fit, kept_lines, label_of, removal_lines, tick_summary, unchanged
+from .template_update import template_update
 from .world import (
     BURST,
     CONSUMED_BUILD,
@@ -94,7 +96,9 @@ def run(aws: LocalAws, workdir: Path) -> int:
         day = report_day(aws, account, stage.flow, story, stage.resources)  # before the sweep changes what it reads
         sweep = sweep_on_schedule(stage, account, launches, history)  # 8-11
         restored = restore_one(stage, sweep)  # 12
-    return conclude(aws, account, day, sweep, restored)
+        parameters = consumers_follow_the_parameters(stage, account)  # 13-16
+        updated = template_update(stage.aws, stage.flow, account, stage.sweeper.policy)  # 17
+    return conclude(aws, account, day, sweep, restored + parameters.problems + updated)
 
 
 def sweep_on_schedule(stage: Stage, account: Account, launches: LaunchStory, history: History) -> SweepStory:
@@ -363,6 +367,7 @@ def conclude(aws: LocalAws, account: Account, day: DayReport, sweep: SweepStory,
         "OK: every managed AMI is copied, tagged, shared and encrypted as the policy says;",
         f"    {day.tracked} launches tracked (tagged, recorded), {alerts} for the deprecated version;",
         "    the sweep's dry run changed nothing; then it deprecated the old versions, deregistered the unused ones",
-        "    (the one another account uses stayed), and a retired one came back from the Recycle Bin, kept",
+        "    (the one another account uses stayed), and a retired one came back from the Recycle Bin, kept;",
+        "    each family's parameter named its newest finished version in every region, a pin rolled it back",
     )
     return 0

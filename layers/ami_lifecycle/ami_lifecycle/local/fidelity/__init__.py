@@ -19,8 +19,11 @@ documentation it follows:
 - ``block_device_mappings``: an AMI's own mappings, and DeleteSnapshot refusing a mapped snapshot;
 - ``resource_tags``: a resource's tags read directly, TagSpecifications, EC2's tag limits (50 per resource, key and
   value lengths, `aws:` keys);
+- ``ssm_parameters``: SSM parameters of data type aws:ec2:image, validated after PutParameter returns, and
+  DescribeParameters paged by MaxResults;
 - ``image_references``: DescribeImageReferences (instances, launch templates, SSM parameters using an AMI);
 - ``image_usage_reports``: Create/Describe/Delete AMI usage reports and their entries;
+- ``resource_shares``: AWS RAM shares of advanced-tier SSM parameters, AssociateResourceShare;
 - ``recycle_bin``: retention rules for AMIs and snapshots, ListImages/SnapshotsInRecycleBin, Restore...;
 - ``fleet_reads``: DescribeFleets, DescribeSpotFleetRequests, DescribeSpotInstanceRequests and AWS Batch
   DescribeComputeEnvironments, paged, with what a reader of them needs;
@@ -44,6 +47,9 @@ Time does not pass in moto, so tests make it pass with these hooks:
 - ``add_recycle_bin_rule()``: a Recycle Bin retention rule is in force, standing in for the stack's
   ``AWS::Rbin::Rule``;
 - ``expire_recycle_bin()``: what is in the Recycle Bin reaches its exit time and is deleted for good.
+
+And one to look: ``parameter_validation_failures()`` lists the aws:ec2:image values EC2 refused after
+PutParameter had returned (what the "Parameter Store Change" event would report).
 """
 
 from __future__ import annotations
@@ -65,7 +71,9 @@ from . import (
     launch_templates,
     recycle_bin,
     register_image,
+    resource_shares,
     resource_tags,
+    ssm_parameters,
 )
 from ._common import LOCK, MOTO
 from .copy_image import complete_pending_copies, fail_pending_copy
@@ -81,6 +89,7 @@ from .image_usage_reports import (
     set_consumer_usage,
 )
 from .recycle_bin import add_recycle_bin_rule, expire_recycle_bin
+from .ssm_parameters import parameter_validation_failures
 
 __all__ = [
     "add_recycle_bin_rule",
@@ -94,6 +103,7 @@ __all__ = [
     "fail_snapshot_deletion",
     "fail_usage_report",
     "install",
+    "parameter_validation_failures",
     "set_consumer_usage",
     "set_deprecation_time",
     "set_last_launched_time",
@@ -121,7 +131,9 @@ def install() -> None:
         block_device_mappings.install()
         resource_tags.install()
         image_references.install()
+        ssm_parameters.install()
         image_usage_reports.install()
         recycle_bin.install()
+        resource_shares.install()
         fleet_reads.install()
         setattr(AmisResponse, _INSTALLED_MARKER, True)

@@ -1,5 +1,6 @@
 """DescribeLaunchTemplates and DescribeLaunchTemplateVersions: every match, paged by MaxResults and NextToken;
-ResolveAlias; DeleteLaunchTemplateVersions.
+ResolveAlias; DeleteLaunchTemplateVersions; CreateLaunchTemplateVersion with SourceVersion and ClientToken;
+ModifyLaunchTemplate DefaultVersion.
 
 moto stops at 15 launch templates or versions, ignores NextToken, the version Filters and ResolveAlias, returns a
 version twice when it is both ``$Latest`` and ``$Default``, and lacks DeleteLaunchTemplateVersions.
@@ -7,10 +8,14 @@ version twice when it is both ``$Latest`` and ``$Default``, and lacks DeleteLaun
 A deleted version is left in moto's list (moto numbers a new version by the list's length, so numbers are not
 reused) and hidden from both describe actions; LatestVersionNumber is then the highest version left. What EC2
 reports after its latest version is deleted is not documented: this is an assumption.
+
+moto's CreateLaunchTemplateVersion ignores SourceVersion (the new version holds only the data given) and
+ClientToken (every request adds a version), and its ModifyLaunchTemplate accepts a deleted version as default.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +35,7 @@ from moto.ec2.utils import generic_filter, is_filter_matching
 from moto.ssm.exceptions import ParameterVersionNotFound
 from moto.ssm.models import ssm_backends
 
-from ._common import LOCK, MOTO
+from ._common import LOCK, MOTO, IdempotentParameterMismatch
 from .pagination import max_results_in_range, page
 
 # DescribeLaunchTemplates and DescribeLaunchTemplateVersions MaxResults.
@@ -42,16 +47,22 @@ _ALL_TEMPLATES_VERSIONS_MESSAGE = (
 )
 _SSM_ALIAS = "resolve:ssm:"  # an ImageId naming a Systems Manager parameter whose value is the AMI
 _DELETED_VERSIONS = "_fidelity_deleted_versions"  # kept on moto's LaunchTemplate
+_VERSION_TOKENS = "_fidelity_launch_template_version_tokens"  # kept on moto's EC2 backend
+_CLIENT_TOKEN_MAX = 128  # ASCII characters
 
 
 def install() -> None:
     MOTO.update(
         describe_launch_templates=LaunchTemplates.describe_launch_templates,
         describe_launch_template_versions=LaunchTemplates.describe_launch_template_versions,
+        create_launch_template_version=LaunchTemplates.create_launch_template_version,
+        modify_launch_template=LaunchTemplates.modify_launch_template,
     )
     LaunchTemplates.describe_launch_templates = _describe_launch_templates_action  # type: ignore[method-assign]
     LaunchTemplates.describe_launch_template_versions = _describe_versions_action  # type: ignore[method-assign]
     LaunchTemplates.delete_launch_template_versions = _delete_versions_action  # type: ignore[attr-defined]
+    LaunchTemplates.create_launch_template_version = _create_version_action  # type: ignore[method-assign]
+    LaunchTemplates.modify_launch_template = _modify_launch_template_action  # type: ignore[method-assign]
 
 
 def _describe_launch_templates_action(self: LaunchTemplates) -> ActionResult:
@@ -317,3 +328,76 @@ def _delete_versions_action(self: LaunchTemplates) -> ActionResult:
     return ActionResult(
         {"SuccessfullyDeletedLaunchTemplateVersions": deleted, "UnsuccessfullyDeletedLaunchTemplateVersions": refused}
     )
+
+
+def _create_version_action(self: LaunchTemplates) -> ActionResult:
+    """CreateLaunchTemplateVersion with SourceVersion and ClientToken.
+
+    SourceVersion: the new version inherits the source version's launch parameters, and those given in
+    LaunchTemplateData overwrite the corresponding inherited ones; snapshots in the inherited block device mappings
+    are not inherited (only explicitly given ones are kept). ClientToken (at most 128 ASCII characters): the same
+    token and request in this account and region returns the version the first request created; the same token
+    with another request is IdempotentParameterMismatch.
+    """
+    name = self._get_param("LaunchTemplateName")
+    template_id = self._get_param("LaunchTemplateId")
+    source_version = self._get_param("SourceVersion")
+    description = self._get_param("VersionDescription")
+    data: dict[str, Any] = self._get_param("LaunchTemplateData", {})
+    client_token = self._get_param("ClientToken")
+    self.error_on_dryrun()
+    if name and template_id:
+        raise InvalidParameterCombination(
+            "Specify either the launch template ID or the launch template name, not both."
+        )
+    if not name and not template_id:
+        raise MissingParameter("launch template ID or launch template name")
+    if client_token is not None and (len(client_token) > _CLIENT_TOKEN_MAX or not client_token.isascii()):
+        raise InvalidParameterValue(f"ClientToken must be at most {_CLIENT_TOKEN_MAX} ASCII characters.")
+    backend = self.ec2_backend
+    with LOCK:
+        template: LaunchTemplate = (
+            backend.get_launch_template_by_name(name) if name else backend.get_launch_template(template_id)
+        )
+        request = (template.id, str(source_version or ""), repr(sorted(data.items())), description or "")
+        tokens: dict[str, tuple[tuple[str, str, str, str], LaunchTemplateVersion]] = backend.__dict__.setdefault(
+            _VERSION_TOKENS, {}
+        )
+        if client_token is not None and client_token in tokens:
+            first, version = tokens[client_token]
+            if first != request:
+                raise IdempotentParameterMismatch(client_token)
+        else:
+            if source_version is not None:
+                data = _inherited(_live_version(template, str(source_version)).data) | data
+            version = template.create_version(data, description)
+            if client_token is not None:
+                tokens[client_token] = (request, version)
+    created_by = f"arn:{self.partition}:iam::{self.current_account}:root"
+    return ActionResult({"LaunchTemplateVersion": _version_view(template, version, created_by)})
+
+
+def _inherited(data: dict[str, Any]) -> dict[str, Any]:
+    """A source version's launch parameters as a new version inherits them: without its mappings' snapshots."""
+    inherited = copy.deepcopy(data)
+    for mapping in inherited.get("BlockDeviceMappings") or []:
+        ebs = mapping.get("Ebs")
+        if isinstance(ebs, dict):
+            ebs.pop("SnapshotId", None)
+    return inherited
+
+
+def _modify_launch_template_action(self: LaunchTemplates) -> ActionResult:
+    """ModifyLaunchTemplate DefaultVersion: a deleted version cannot become the default
+    (InvalidLaunchTemplateId.VersionNotFound); otherwise moto's behaviour."""
+    name = self._get_param("LaunchTemplateName")
+    template_id = self._get_param("LaunchTemplateId")
+    default_version = self._get_param("DefaultVersion")
+    backend = self.ec2_backend
+    if default_version is not None and (name or template_id) and not (name and template_id):
+        template_id = backend.launch_template_name_to_ids.get(name) if name else template_id
+        template: LaunchTemplate | None = backend.launch_templates.get(template_id or "")
+        if template is not None:
+            _live_version(template, str(default_version))
+    result: ActionResult = MOTO["modify_launch_template"](self)
+    return result
