@@ -234,3 +234,18 @@ def test_an_event_leaves_a_parameter_it_did_not_create_alone_and_says_so(account
     home = next(r for r in outcome.regions if r.region == HOME)
     assert outcome.status == "protected" and not home.failed
     assert home.note.endswith(f"parameter {NAME}: a parameter the product did not create is at this path: left alone")
+
+
+def test_the_sweep_names_an_image_it_finishes_only_once_finishing_succeeded(account: Account) -> None:
+    world = World(account)
+    first = world.version("web-1.0.0", days_ago=10)
+    world.finish_copies()
+    lost = world.version("web-1.1.0", days_ago=1, protect=False)  # its event was lost: unfinished
+    world.account.faults.fail("ModifyImageAttribute", "UnauthorizedOperation", region=HOME, times=1)
+
+    failed = world.sweep()
+
+    assert named(world, HOME) == first
+    assert any("not attempted" in f for f in failed.results[HOME].failures)
+    world.sweep()
+    assert named(world, HOME) == lost

@@ -134,7 +134,7 @@ def test_an_image_finished_in_the_same_run_is_named_after_its_finish_and_only_if
     plan = account.plan()
 
     order = [type(a).__name__ for a in plan.regions[HOME].actions]
-    assert writes(plan) == {HOME: lost.image_id} and order == ["FinishImage", "PutImageParameter"]
+    assert writes(plan) == {HOME: lost.image_id} and order == ["FinishListedImage", "PutImageParameter"]
     assert FinishImage in PutImageParameter.requires
 
 
