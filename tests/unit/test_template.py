@@ -32,16 +32,25 @@ def names_in(resource: dict[str, Any]) -> list[Any]:
     return [value for key, value in properties.items() if key in NAME_PROPERTIES]
 
 
-@pytest.mark.parametrize("logical_id", sorted(RESOURCES))
-def test_no_resource_has_a_name_a_second_stack_would_collide_with(logical_id: str) -> None:
-    resource = RESOURCES[logical_id]
+FORWARDER = load_template("dr-forwarder.yaml")["Resources"]
+EVERY_RESOURCE = [("template.yaml", i, r) for i, r in RESOURCES.items()] + [
+    ("dr-forwarder.yaml", i, r) for i, r in FORWARDER.items()
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "logical_id", "resource"), EVERY_RESOURCE, ids=[f"{p}:{i}" for p, i, _ in EVERY_RESOURCE]
+)
+def test_no_resource_has_a_name_a_second_stack_would_collide_with(
+    path: str, logical_id: str, resource: dict[str, Any]
+) -> None:
     if resource["Type"] == "AWS::IAM::Role":  # an inline policy's name is the role's own, not the account's
         names = [v for k, v in resource.get("Properties", {}).items() if k == "RoleName"]
     else:
         names = names_in(resource)
 
     for name in names:
-        assert "${AWS::StackName}" in json.dumps(name), f"{logical_id} is named {name!r} in every stack"
+        assert "${AWS::StackName}" in json.dumps(name), f"{path}: {logical_id} is named {name!r} in every stack"
     for event_id, event in resource.get("Properties", {}).get("Events", {}).items():
         if event["Type"] in SAM_NAMED_EVENTS:
             assert event["Properties"].get("OmitName") is True, f"{logical_id}.{event_id} names its schedule"
