@@ -39,7 +39,6 @@ WRONG_TYPES: list[tuple[Callable[[str], str], str]] = [
     (lambda t: t + "sweep:\n  max_deregistrations_per_region: false\n", "sweep.max_deregistrations_per_region"),
     (lambda t: t + 'allow_public_sharing: "false"\n', "allow_public_sharing"),
 ]  # fmt: skip
-IDS = [field for _, field in WRONG_TYPES]  # pytest numbers the repeated ones
 
 HANDLERS = ["image_available", "launch_tracking", "sweep"]
 
@@ -62,27 +61,23 @@ def invocation(handler: str, account: Account, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.parametrize("handler", HANDLERS)
-@pytest.mark.parametrize(("change", "field"), WRONG_TYPES, ids=IDS)
 def test_a_wrong_typed_policy_value_is_refused_by_every_handler_naming_the_field_with_no_aws_call(
-    account: Account,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    handler: str,
-    change: Callable[[str], str],
-    field: str,
+    account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, handler: str
 ) -> None:
-    # Given a deployed policy with one value of the wrong type
     policy_file = tmp_path / "policy.yaml"
-    policy_file.write_text(change(account.policy_text))
     monkeypatch.setenv("POLICY_FILE", str(policy_file))
     invoke = invocation(handler, account, monkeypatch)
 
-    # When the handler is invoked
-    with record_calls() as calls, pytest.raises(PolicyError, match=re.escape(field) + ": Input should be"):
-        invoke()
+    for change, field in WRONG_TYPES:
+        # Given a deployed policy with one value of the wrong type
+        policy_file.write_text(change(account.policy_text))
 
-    # Then it made no AWS call at all: no copy, no tag, no usage record, no deregistration
-    assert calls.calls == []
+        # When the handler is invoked
+        with record_calls() as calls, pytest.raises(PolicyError, match=re.escape(field) + ": Input should be"):
+            invoke()
+
+        # Then it made no AWS call at all: no copy, no tag, no usage record, no deregistration
+        assert calls.calls == [], field
     assert account.images(WEST) == [] and len(account.images(HOME)) == 1
 
 

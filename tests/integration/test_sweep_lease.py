@@ -198,3 +198,12 @@ def test_the_launch_records_do_not_include_the_lease(acting: World) -> None:
 
     # Then the sweep's read of the launch records (a scan of the same table) does not see it
     assert LEASE_KEY not in acting.usage.launched_since(datetime(2000, 1, 1, tzinfo=UTC))
+
+
+def test_a_retried_write_of_the_same_invocation_still_holds_the_lease(acting: World) -> None:
+    # botocore retries a PutItem whose answer was lost: the first attempt took the lease, the retry finds it held
+    now = datetime.now(UTC)
+    lease = taken_by("tick", now)
+
+    assert lease.acquire(now, FUNCTION_TIMEOUT + LEASE_MARGIN) is None
+    assert lease.release() is True and lease_item() is None

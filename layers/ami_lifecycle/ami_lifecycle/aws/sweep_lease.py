@@ -67,7 +67,9 @@ class SweepLease:
         except ClientError as e:
             if error_code(e) == "ConditionalCheckFailedException":
                 item: dict[str, Any] = e.response.get("Item", {})  # type: ignore[assignment]  # ALL_OLD: the holder's
-                return _holder(item)
+                held_by = _holder(item)
+                # This invocation itself: botocore retried a write whose answer was lost, and the first one took it.
+                return None if held_by.holder == self.holder else held_by
             raise
         return None
 
