@@ -264,7 +264,8 @@ def test_attribute_reads_are_scoped_to_images_and_snapshots(function: str) -> No
         if attribute_reads:
             listed = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             resources = {r["Fn::Sub"] for r in listed}
-            assert resources == {f"arn:${{AWS::Partition}}:ec2:*::{kinds[a]}/*" for a in attribute_reads}, statement["Sid"]
+            wanted = {f"arn:${{AWS::Partition}}:ec2:*::{kinds[a]}/*" for a in attribute_reads}
+            assert resources == wanted, statement["Sid"]
             scoped += 1
     assert scoped == 1 and "ec2:DescribeImageAttribute" in granted(function)
 
