@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/ami_lifecycle
 export MOTO_EC2_LOAD_DEFAULT_AMIS := false
 export POWERTOOLS_METRICS_NAMESPACE := AmiLifecycle
 
-.PHONY: demo test lint build bench clean schema
+.PHONY: demo test lint build bench clean schema lock
 
 $(VENV)/.installed: requirements-dev.txt layers/ami_lifecycle/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: lint
 schema: $(VENV)/.installed
 	$(PY) -c 'import json; from ami_lifecycle.policy import json_schema; print(json.dumps(json_schema(), indent=2))' \
 		> schema/policy.schema.json
+
+# Pin the layer's packages with their wheel hashes for the Lambda runtime (layers/ami_lifecycle/requirements.lock),
+# at the versions the tests run with; run it after changing layers/ami_lifecycle/requirements.txt.
+lock: $(VENV)/.installed
+	$(MAKE) -C layers/ami_lifecycle lock PYTHON="$(CURDIR)/$(PY)" CONSTRAINTS="$(CURDIR)/requirements-dev.txt"
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam

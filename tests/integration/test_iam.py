@@ -50,7 +50,7 @@ def actions_of(statement: dict[str, Any]) -> set[str]:
 
 
 def granted(function: str) -> set[str]:
-    return {a for s in statements(function) for a in actions_of(s)}
+    return {a for s in statements(function) if s["Effect"] == "Allow" for a in actions_of(s)}
 
 
 @pytest.fixture
@@ -174,7 +174,7 @@ def called_by_sweep(account: Account, monkeypatch: pytest.MonkeyPatch) -> set[st
     world.policy = world.policy.model_copy(update={"launch_templates": [entry]})
     fidelity.set_consumer_usage(images[1], "us-east-1", "222222222222", "ec2:Instance", 2)
     with record_calls() as calls:
-        world.sweep()
+        under_the_lease(world, 0)
     world.version("db-1.0.0", days_ago=0)  # its event creates its parameter; the next sweep adds it to the share
     with record_calls() as later:
         world.policy = world.policy.model_copy(update={"pins": {"web": "1.2.0"}})  # deprecated: cancelled
@@ -204,6 +204,20 @@ def test_sweep_is_granted_exactly_what_it_calls(called_by_sweep: set[str]) -> No
     assert granted("SweepFunction") - called_by_sweep - on_behalf == set()
 
 
+def under_the_lease(world: Any, days: float, dry_run: bool = False) -> None:
+    """A sweep as the function runs it: while holding the lease in the usage table."""
+    from datetime import timedelta
+
+    from ami_lifecycle.aws.sweep_lease import LEASE_MARGIN, SweepLease
+    from ami_lifecycle.flows.sweep import run_sweep_alone
+
+    from .sweep_world import TABLE
+
+    lease = SweepLease(world.clients, "us-east-1", "tick", TABLE)
+    at = world.now + timedelta(days=days)
+    run_sweep_alone(lease, at, timedelta(minutes=15) + LEASE_MARGIN, lambda: world.sweep(days, dry_run))
+
+
 @pytest.fixture
 def tables_called_by_sweep(account: Account) -> set[tuple[str, str]]:
     """(action, table) of every DynamoDB call of sweeps that read, keep, refresh and drop launch templates."""
@@ -214,9 +228,9 @@ def tables_called_by_sweep(account: Account) -> set[tuple[str, str]]:
     for name in ("web", "api"):
         world.ec2().create_launch_template(LaunchTemplateName=name, LaunchTemplateData={"ImageId": images[-1]})
     with record_calls() as calls:
-        world.sweep(dry_run=True)
+        under_the_lease(world, 0, dry_run=True)
         world.ec2().delete_launch_template(LaunchTemplateName="api")
-        world.sweep(days=2, dry_run=True)
+        under_the_lease(world, 2, dry_run=True)
 
     def tables(call: Any) -> list[str]:
         return list(call.params["RequestItems"]) if call.operation == "BatchWriteItem" else [call.params["TableName"]]
@@ -227,7 +241,8 @@ def tables_called_by_sweep(account: Account) -> set[tuple[str, str]]:
 def test_sweep_is_granted_each_table_action_it_calls_on_that_table_only(
     tables_called_by_sweep: set[tuple[str, str]],
 ) -> None:
-    """The usage table is scanned; the launch template table queried and written, nothing else on either."""
+    """The usage table is scanned and its lease item taken and given back; the launch template table queried and
+    written; nothing else on either."""
     from .sweep_world import TABLE, TEMPLATE_TABLE
 
     resources = {TABLE: "UsageTable", TEMPLATE_TABLE: "LaunchTemplateTable"}
@@ -239,7 +254,56 @@ def test_sweep_is_granted_each_table_action_it_calls_on_that_table_only(
         if action.startswith("dynamodb:")
     }
     assert granted_on_tables == called
-    assert {a for a, _ in called} == {"dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchWriteItem"}
+    assert called == {
+        ("dynamodb:Scan", "UsageTable"),
+        ("dynamodb:PutItem", "UsageTable"),
+        ("dynamodb:DeleteItem", "UsageTable"),
+        ("dynamodb:Query", "LaunchTemplateTable"),
+        ("dynamodb:BatchWriteItem", "LaunchTemplateTable"),
+    }
+
+
+def test_the_sweep_writes_only_the_lease_item_of_the_usage_table(
+    tables_called_by_sweep: set[tuple[str, str]],
+) -> None:
+    """The lease's writes are granted on its own key only: a sweep can never overwrite a launch record."""
+    from ami_lifecycle.aws.sweep_lease import LEASE_KEY
+
+    (lease,) = [s for s in statements("SweepFunction") if "dynamodb:PutItem" in actions_of(s)]
+
+    assert actions_of(lease) == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert lease["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [LEASE_KEY]}}
+
+
+@pytest.mark.parametrize("function", ["ImageAvailableFunction", "SweepFunction"])
+def test_no_function_may_share_a_snapshot_publicly(function: str) -> None:
+    """The code shares snapshots with accounts only; a Deny on adding the group "all" (the public) holds whatever
+    any Allow says. Service Authorization Reference, Amazon EC2: ModifySnapshotAttribute supports ec2:Add/group,
+    "Filters access by the group being added to a snapshot"."""
+    denies = [s for s in statements(function) if s["Effect"] == "Deny"]
+    sharing = [s for s in statements(function) if "ec2:ModifySnapshotAttribute" in actions_of(s)]
+
+    assert [actions_of(s) for s in denies] == [{"ec2:ModifySnapshotAttribute"}]
+    assert denies[0]["Condition"] == {"StringEquals": {"ec2:Add/group": "all"}}
+    # the Deny covers every snapshot the Allow does
+    assert {str(s["Resource"]) for s in sharing} == {str(denies[0]["Resource"])}
+
+
+@pytest.mark.parametrize("function", ["ImageAvailableFunction", "SweepFunction"])
+def test_attribute_reads_are_scoped_to_images_and_snapshots(function: str) -> None:
+    """Service Authorization Reference, Amazon EC2: DescribeImageAttribute requires an image*, and
+    DescribeSnapshotAttribute a snapshot* resource, so neither needs "*"."""
+    kinds = {"ec2:DescribeImageAttribute": "image", "ec2:DescribeSnapshotAttribute": "snapshot"}
+    scoped = 0
+    for statement in statements(function):
+        attribute_reads = actions_of(statement) & set(kinds)
+        if attribute_reads:
+            listed = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            resources = {r["Fn::Sub"] for r in listed}
+            wanted = {f"arn:${{AWS::Partition}}:ec2:*::{kinds[a]}/*" for a in attribute_reads}
+            assert resources == wanted, statement["Sid"]
+            scoped += 1
+    assert scoped == 1 and "ec2:DescribeImageAttribute" in granted(function)
 
 
 def test_sweep_removes_only_what_carries_the_products_tags() -> None:

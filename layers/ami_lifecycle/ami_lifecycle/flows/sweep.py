@@ -7,14 +7,16 @@ finish. Nothing is raised for a region failure: the next tick reconciles again, 
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..act.executor import RegionResult, apply_plan
 from ..act.finish import FinishListedImage
@@ -25,6 +27,7 @@ from ..act.retire import DeprecateImage, DeregisterImage, DisableImage
 from ..act.summary import PublishSweepSummary
 from ..aws.clients import ClientFactory, error_code
 from ..aws.launch_template_table import LaunchTemplateTable
+from ..aws.sweep_lease import LeaseHolder, SweepLease
 from ..model.inventory import Fleet
 from ..model.plan import SweepPlan
 from ..plan.launch_templates import add_sweep_updates
@@ -47,7 +50,8 @@ class SweepRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dry_run: bool = Field(default=False, description="Plan only, whatever the configuration says.")
+    # Strict: "false" or 0 is a mistake to report, not a value to convert.
+    dry_run: StrictBool = Field(default=False, description="Plan only, whatever the configuration says.")
 
 
 class SweepConfigurationError(ValueError):
@@ -56,16 +60,17 @@ class SweepConfigurationError(ValueError):
 
 def dry_run_setting(policy: Policy, request: SweepRequest) -> bool:
     """Dry run unless every switch says otherwise: the deployment (default on), the policy and the request."""
-    value = os.environ.get(DRY_RUN_ENV, "true").strip().lower()
-    if value not in ("true", "false"):
+    value = os.environ.get(DRY_RUN_ENV, "true")
+    if value not in ("true", "false"):  # exactly as template.yaml's SweepDryRun allows: no "yes", "1" or ""
         raise SweepConfigurationError(f"{DRY_RUN_ENV} must be true or false, not {value!r}")
     return value == "true" or policy.sweep.dry_run or request.dry_run
 
 
 def recycle_bin_setting() -> int:
     """Days the stack's Recycle Bin rules keep what the sweep removes; 0 when it has none."""
-    value = os.environ.get(RECYCLE_BIN_DAYS_ENV, "0").strip()
-    if not value.isdigit() or int(value) > 365:
+    value = os.environ.get(RECYCLE_BIN_DAYS_ENV, "0")
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses without naming the variable.
+    if not re.fullmatch(r"[0-9]{1,3}", value) or int(value) > 365:
         raise SweepConfigurationError(f"{RECYCLE_BIN_DAYS_ENV} must be whole days from 0 to 365, not {value!r}")
     return int(value)
 
@@ -166,6 +171,40 @@ def _publish_summary(clients: ClientFactory, policy: Policy, summary: SweepSumma
         return f"{error_code(e)}: {e}"
     logger.info("summary published", extra={"subject": action.subject})
     return None
+
+
+@dataclass(frozen=True)
+class SweepSkipped:
+    """Another sweep held the lease: this one read nothing and changed nothing."""
+
+    held_by: LeaseHolder
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "skipped": True,
+            "reason": "another sweep holds the lease",
+            "lease_holder": self.held_by.holder,
+            "lease_expires_at": self.held_by.expires_at.isoformat(),
+        }
+
+
+def run_sweep_alone(
+    lease: SweepLease, now: datetime, lasts: timedelta, sweep: Callable[[], SweepReport]
+) -> SweepReport | SweepSkipped:
+    """`sweep` while holding the lease, given back however the sweep ends. While another sweep holds it, this
+    one is skipped before any other call: no AWS write, a `SweepsSkipped` metric and a warning."""
+    held_by = lease.acquire(now, lasts)
+    if held_by is not None:
+        logger.warning(
+            "sweep skipped: another sweep holds the lease",
+            extra={"lease_holder": held_by.holder, "lease_expires_at": held_by.expires_at.isoformat()},
+        )
+        metrics.add_metric(name="SweepsSkipped", unit=MetricUnit.Count, value=1)
+        return SweepSkipped(held_by)
+    try:
+        return sweep()
+    finally:
+        lease.release()
 
 
 _APPLIED_METRICS = {
