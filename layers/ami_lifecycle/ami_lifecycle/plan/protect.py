@@ -32,7 +32,7 @@ def plan_finish(image: Image, state: ImageState, desired: DesiredImage, one_writ
     (plan/tag_fit.py); an image with no room left for the mark is verified again next time.
 
     `one_write` (the sweep's finishing): permissions first, then the mark rides in the image's own tag write, the
-    last action; a CreateTags request is applied whole or not at all, so a failed one leaves no mark.
+    last action; EC2 refuses a failing CreateTags request as a whole, so a failed one leaves no mark.
     """
     permissions = _plan_permissions(image, state, desired)
     digest = protection_digest(desired)
