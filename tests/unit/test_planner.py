@@ -151,3 +151,52 @@ def test_failed_copy_is_retried_with_a_new_token_then_given_up() -> None:
 
     assert retry is not None and retry.client_token != first.client_token
     assert given_up.action is None and given_up.existing is None and "not retrying" in given_up.note
+
+
+def test_the_sweeps_finishing_adds_permissions_first_then_tags_and_mark_in_one_call() -> None:
+    desired = desired_source(SOURCE, MATCH, POLICY)
+
+    actions = plan_finish(SOURCE, ImageState(), desired, one_write=True)
+
+    tags = [a for a in actions if isinstance(a, TagResources)]
+    assert len(tags) == 1 and actions[-1] is tags[0]  # nothing is written after the mark
+    assert tags[0].resource_ids == (SOURCE.image_id, "snap-1", "snap-2")
+    assert tags[0].tags == desired.snapshot_tags | {PROTECTED_TAG: protection_digest(desired)}
+    assert all(isinstance(a, AddLaunchPermissions | AddSnapshotVolumePermissions) for a in actions[:-1])
+    assert len(actions) == 1 + 2 + 1  # launch permissions, one volume permission per snapshot, the tag write
+
+
+def test_the_sweeps_finishing_marks_only_what_is_left_when_the_tags_are_there() -> None:
+    desired = desired_source(SOURCE, MATCH, POLICY)
+    tagged = Image(**{**SOURCE.__dict__, "tags": SOURCE.tags | desired.image_tags})
+    state = ImageState(snapshot_tags={s: dict(desired.snapshot_tags) for s in SOURCE.snapshot_ids})
+
+    actions = plan_finish(tagged, state, desired, one_write=True)
+
+    assert actions[-1] == TagResources("us-east-1", (SOURCE.image_id,), {PROTECTED_TAG: protection_digest(desired)})
+    assert sum(isinstance(a, TagResources) for a in actions) == 1
+
+
+def test_snapshots_without_room_for_the_mark_are_tagged_apart_and_the_image_is_marked_last() -> None:
+    """The mark rides on snapshots only beside the room kept for the marks that retire them (EC2 allows 50)."""
+    desired = desired_source(SOURCE, MATCH, POLICY)
+    crowded = {f"builder-{i:02d}": "x" for i in range(50 - 2 - len(desired.snapshot_tags))}
+    state = ImageState(snapshot_tags={"snap-1": crowded, "snap-2": crowded})
+
+    actions = plan_finish(SOURCE, state, desired, one_write=True)
+
+    tags = [a for a in actions if isinstance(a, TagResources)]
+    mark = protection_digest(desired)
+    assert [a.resource_ids for a in tags] == [("snap-1", "snap-2"), (SOURCE.image_id,)]
+    assert PROTECTED_TAG not in tags[0].tags and tags[1].tags[PROTECTED_TAG] == mark
+    assert len(crowded | tags[0].tags) == 50 - 2  # the retired and recycle marks still fit
+    assert actions[-1] is tags[1]
+
+
+def test_the_event_path_still_writes_the_mark_on_its_own() -> None:
+    desired = desired_source(SOURCE, MATCH, POLICY)
+
+    actions = plan_finish(SOURCE, ImageState(), desired)
+
+    assert actions[-1] == TagResources("us-east-1", (SOURCE.image_id,), {PROTECTED_TAG: protection_digest(desired)})
+    assert sum(isinstance(a, TagResources) for a in actions) == 2

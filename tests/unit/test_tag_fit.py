@@ -30,6 +30,7 @@ from ami_lifecycle.model.plan import KEEP, SweepPlan
 from ami_lifecycle.plan.desired import desired_copy, desired_source, protection_digest
 from ami_lifecycle.plan.launches import plan_launches
 from ami_lifecycle.plan.protect import plan_finish
+from ami_lifecycle.plan.retire import SNAPSHOT_EXPENDABLE
 from ami_lifecycle.plan.sweep import plan_sweep
 from ami_lifecycle.plan.tag_fit import fit_marks, fit_tags, free_slots, ranked_keys
 from ami_lifecycle.policy import PolicyError, parse_policy
@@ -171,6 +172,18 @@ def test_the_users_tags_are_never_given_up() -> None:
     fit = fit_marks(user_tags(50), {RECYCLE_TAG: "true"}, (PROTECTED_TAG, FAMILY_TAG))
 
     assert fit.marks == {} and fit.give_up == ()
+
+
+def test_a_crowded_snapshot_gives_up_the_protected_mark_before_its_lineage_when_it_retires() -> None:
+    """The sweep's finishing may leave the protected mark on snapshots (it rides in the image's tag write); it
+    means nothing there, so a snapshot retiring without room gives it up first."""
+    marks = {RECYCLE_TAG: "true", RETIRED_TAG: "2026-12-01T00:00:00Z"}
+    lineage = {FAMILY_TAG: "web", VERSION_TAG: "1", SOURCE_IMAGE_TAG: "ami-1", SOURCE_REGION_TAG: "us-east-1"}
+    existing = user_tags(44) | lineage | {PROTECTED_TAG: "d"}  # 49: room for one mark
+
+    fit = fit_marks(existing, marks, SNAPSHOT_EXPENDABLE)
+
+    assert fit.give_up == (PROTECTED_TAG,) and fit.marks == marks
 
 
 def test_marks_already_present_cost_nothing() -> None:

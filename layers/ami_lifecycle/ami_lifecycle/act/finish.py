@@ -34,6 +34,10 @@ class FinishImage(Action):
     desired: DesiredImage = field(compare=False)
     reason: str = field(default="", compare=False)  # why it is finished, when it says more than "unfinished"
 
+    # The event reads and verifies tags, then writes the mark on its own; the sweep's finishing writes the
+    # permissions first and the mark with the image's tags, in one CreateTags (plan/protect.py plan_finish).
+    one_write: ClassVar[bool] = False
+
     permissions: ClassVar[tuple[str, ...]] = (
         "ec2:DescribeSnapshots",
         "ec2:DescribeImageAttribute",
@@ -45,7 +49,7 @@ class FinishImage(Action):
 
     def apply(self, clients: ClientFactory) -> Applied:
         state = self._state(clients)
-        actions = plan_finish(self.image, state, self.desired)
+        actions = plan_finish(self.image, state, self.desired, one_write=self.one_write)
         left_out = tags_left_out(self.image, state, self.desired)
         if left_out:
             logger.warning("tags left out", extra={"image_id": self.image.image_id, "region": self.region,
@@ -68,9 +72,13 @@ class FinishImage(Action):
 @dataclass(frozen=True)
 class FinishListedImage(FinishImage):
     """The sweep's finishing: the snapshot tags come from its listing (a snapshot it did not list is tagged
-    regardless), and every permission the policy asks for is added, without a read of this image's own."""
+    regardless), and every permission the policy asks for is added, without a read of this image's own. The
+    permissions go first; the image's missing tags and its protected mark then go in one CreateTags, shared with
+    its snapshots where their tags are the same, so a finished image costs one tag write, not two."""
 
     snapshot_tags: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
+
+    one_write: ClassVar[bool] = True
 
     permissions: ClassVar[tuple[str, ...]] = (
         *TagResources.permissions,

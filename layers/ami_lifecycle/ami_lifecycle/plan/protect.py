@@ -24,28 +24,36 @@ class CopyDecision:
     note: str
 
 
-def plan_finish(image: Image, state: ImageState, desired: DesiredImage) -> list[Action]:
+def plan_finish(image: Image, state: ImageState, desired: DesiredImage, one_write: bool = False) -> list[Action]:
     """Tags on the image and its snapshots, launch and snapshot permissions: only what is missing.
 
-    The last action marks the image protected, so an image without the mark (or with an old one) is
-    known to be unfinished without reading its permissions. Every tag write is fitted to what the resource
-    already carries (plan/tag_fit.py); an image with no room left for the mark is verified again next time.
-    """
-    tagging, image_tags = _plan_tags(image, state, desired)
-    actions: list[Action] = list(tagging)
+    The protected mark is written last, so an image without it (or with an old one) is known to be unfinished
+    without reading its permissions. Every tag write is fitted to what the resource already carries
+    (plan/tag_fit.py); an image with no room left for the mark is verified again next time.
 
+    `one_write` (the sweep's finishing): permissions first, then the mark rides in the image's own tag write, the
+    last action; EC2 refuses a failing CreateTags request as a whole, so a failed one leaves no mark.
+    """
+    permissions = _plan_permissions(image, state, desired)
+    digest = protection_digest(desired)
+    if one_write:
+        return [*permissions, *_plan_tags(image, state, desired, digest)[0]]
+    tagging, image_tags = _plan_tags(image, state, desired)
+    actions: list[Action] = [*tagging, *permissions]
+    if image_tags.get(PROTECTED_TAG) != digest and _room_for_mark(image_tags):
+        actions.append(TagResources(image.region, (image.image_id,), {PROTECTED_TAG: digest}))
+    return actions
+
+
+def _plan_permissions(image: Image, state: ImageState, desired: DesiredImage) -> list[Action]:
+    actions: list[Action] = []
     missing_launch = sorted(set(_launch_pairs(desired.sharing)) - state.launch_permissions)
     if missing_launch:
         actions.append(AddLaunchPermissions(image.region, image.image_id, tuple(missing_launch)))
-
     for snapshot_id in image.snapshot_ids:
         missing = sorted(set(desired.sharing.snapshot_accounts) - state.snapshot_accounts.get(snapshot_id, set()))
         if missing:
             actions.append(AddSnapshotVolumePermissions(image.region, snapshot_id, tuple(missing)))
-
-    digest = protection_digest(desired)
-    if image_tags.get(PROTECTED_TAG) != digest and _room_for_mark(image_tags):
-        actions.append(TagResources(image.region, (image.image_id,), {PROTECTED_TAG: digest}))
     return actions
 
 
@@ -108,31 +116,48 @@ def _missing(current: dict[str, str], desired: dict[str, str]) -> dict[str, str]
     return {k: v for k, v in desired.items() if current.get(k) != v}
 
 
-def _plan_tags(image: Image, state: ImageState, desired: DesiredImage) -> tuple[list[TagResources], dict[str, str]]:
+def _plan_tags(
+    image: Image, state: ImageState, desired: DesiredImage, mark: str | None = None
+) -> tuple[list[TagResources], dict[str, str]]:
     """As few CreateTags calls as possible: one per set of snapshot tags, joined by the image when that is exact.
-    Each resource gets what fits beside the tags it has. Also returns the image's tags once these are applied."""
+    Each resource gets what fits beside the tags it has. Also returns the image's tags once these are applied.
+
+    With a `mark` (the protection digest), the image's call carries it too and comes last. Snapshots then share
+    that call only where they have room for the mark beside the marks kept free for retiring them: it means
+    nothing on a snapshot (nothing reads it there, and `propagated()` never carries it on)."""
     image_fit = fit_tags(desired.image_tags, existing=image.tags)
     image_missing = _missing(image.tags, image_fit.tags)
     final_image_tags = image.tags | image_missing
+    marking = {PROTECTED_TAG: mark} if mark and final_image_tags.get(PROTECTED_TAG) != mark else {}
+    if marking and not _room_for_mark(final_image_tags):
+        marking = {}
     groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    markable: dict[tuple[tuple[str, str], ...], bool] = {}
     for snapshot_id in image.snapshot_ids:
         current = state.snapshot_tags.get(snapshot_id, {})
         fit = fit_tags(desired.snapshot_tags, existing=current, reserve=SNAPSHOT_MARKS)
         if _missing(current, fit.tags):
-            groups.setdefault(tuple(fit.tags.items()), []).append(snapshot_id)
+            key = tuple(fit.tags.items())
+            groups.setdefault(key, []).append(snapshot_id)
+            room = PROTECTED_TAG in current or free_slots(current.keys() | fit.tags.keys(), SNAPSHOT_MARKS) > 0
+            markable[key] = markable.get(key, True) and room
     actions = []
+    image_call: TagResources | None = None
     for tags, snapshots in groups.items():
         wanted = dict(tags)
         # The image can share a snapshots' call only if that call sets nothing on it that it should not have.
         joinable = image_missing.items() <= wanted.items() and not _missing(final_image_tags, wanted)
-        if image_missing and joinable:
-            actions.append(TagResources(image.region, (image.image_id, *snapshots), wanted))
-            image_missing = {}
+        if image_call is None and (image_missing or marking) and joinable and (not marking or markable[tags]):
+            image_call = TagResources(image.region, (image.image_id, *snapshots), wanted | marking)
+            if not marking:
+                actions.append(image_call)
         else:
             actions.append(TagResources(image.region, tuple(snapshots), wanted))
-    if image_missing:
+    if marking:  # the image's write carrying the mark goes last
+        actions.append(image_call or TagResources(image.region, (image.image_id,), image_missing | marking))
+    elif image_call is None and image_missing:
         actions.insert(0, TagResources(image.region, (image.image_id,), image_missing))
-    return actions, final_image_tags
+    return actions, final_image_tags | marking
 
 
 def plan_lineage_tags(region: str, wanted: dict[str, dict[str, str]]) -> list[AddLineageTags]:

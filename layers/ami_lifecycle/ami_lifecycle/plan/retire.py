@@ -54,7 +54,8 @@ from .usage import shared, usage_protections, used_elsewhere, wants_report
 # stack's IAM policy lets the sweep deregister an image carrying either), and only where a Recycle Bin keeps it.
 IMAGE_EXPENDABLE = (PROTECTED_TAG, USE_REPORTED_TAG, VERSION_TAG)
 COPY_EXPENDABLE = (PROTECTED_TAG, USE_REPORTED_TAG)
-SNAPSHOT_EXPENDABLE = (VERSION_TAG, FAMILY_TAG, SOURCE_REGION_TAG, SOURCE_IMAGE_TAG)
+# A snapshot may carry the protected mark (the sweep writes it with the image's tags): it means nothing there.
+SNAPSHOT_EXPENDABLE = (PROTECTED_TAG, VERSION_TAG, FAMILY_TAG, SOURCE_REGION_TAG, SOURCE_IMAGE_TAG)
 
 
 def deprecate_at(target: datetime, now: datetime) -> datetime:
