@@ -144,8 +144,11 @@ def test_demo_protects_every_build_and_filters_the_noise(capsys: pytest.CaptureF
     assert "DR regions are never a source" in out
     assert "DR images before 17, after 17: no second copy" in out  # 2 of them copies of the history
     assert "Totals: 7/7 AMIs protected, 14 copies made, 6 launches tracked, 1 alert" in out
-    # steps 14-16 deprecate web-1.2.0 twice (once before the pin cancels it, once after it is removed)
-    assert "        sweep: 17 AMIs deprecated, 3 deregistered (6 snapshots, 84 GiB), 9 old ones kept in use" in out
+    # 11 of the seeded builds, and the history beyond retention: base 3.0.0 and 3.1.0 with their us-west-2 copies,
+    # tools 1.0.0; steps 14-16 deprecate web-1.2.0 twice in 3 regions (before the pin cancels it, after it is removed);
+    # deregistered: web-1.1.0 in 3 regions (6 snapshots, 84 GiB) and the 5 of the history (9 snapshots: 8 + 30 GiB
+    # for each base image, 16 for tools: 168 GiB)
+    assert "        sweep: 22 AMIs deprecated, 8 deregistered (15 snapshots, 252 GiB), 9 old ones kept in use" in out
     assert "34 handler invocations (24 image-available, 2 launch-tracking, 8 sweep), 26 events filtered out" in out
     # the family parameters: per region, moved by the new build's events, rolled back by a pin and forward again
     assert "    each DR region's when its copy is finished: us-east-1 1.3.0, us-west-2 1.2.0, eu-west-1 1.2.0" in out
@@ -173,14 +176,27 @@ def assert_adoption_plan(out: str) -> None:
     assert "   python -m ami_lifecycle plan --policy policy/policy.yaml   (no --usage-table yet)" in opening
     lines = [line.removeprefix("   |").strip() for line in opening.splitlines() if line.startswith("   |")]
     assert lines[0] == "Found: families and versions the policy selects"
-    assert lines[2].split() == ["base", "3.0.0,", "3.1.0,", "3.2.0", "3", "0", "0"]
+    # the other tool's copies of base 3.0.0 and 3.1.0 in us-west-2 are members of their versions (EC2's ancestry)
+    assert lines[2].split() == ["base", "3.0.0,", "3.1.0,", "3.2.0", "3", "2", "0"]
     assert lines[3].split() == ["tools", "1.0.0,", "1.1.0", "2", "0", "0"]
-    # every past build is adopted; the copies another tool made too, once they are recognised by EC2's ancestry
-    adopted = [
-        line.split() for line in lines if re.match(r"(base|tools) +\d\.\d\.\d +us-east-1 +ami-\S+ +source$", line)
+    # every past build is adopted, and the copies another tool made too, recognised by EC2's ancestry: the versions
+    # retention keeps are finished; those beyond it, the copies with their sources, only get the family tag, and retire
+    adopted = [re.split(r"\s{2,}", line) for line in lines if re.match(r"(base|tools) +\d\.\d\.\d +us-\S+ +ami-", line)]
+    sources = {b: history_ids(out, b) for b in history.PAST_BUILDS}
+    kept = {(b.family, b.version) for b in history.newest()}
+    assert [(a[0], a[1], a[2], a[4]) for a in adopted] == [
+        ("base", "3.0.0", "us-east-1", "source"),
+        ("base", "3.0.0", "us-west-2", f"copy of {sources[history.PAST_BUILDS[0]]}"),
+        ("base", "3.1.0", "us-east-1", "source"),
+        ("base", "3.1.0", "us-west-2", f"copy of {sources[history.PAST_BUILDS[1]]}"),
+        ("base", "3.2.0", "us-east-1", "source"),
+        ("tools", "1.0.0", "us-east-1", "source"),
+        ("tools", "1.1.0", "us-east-1", "source"),
     ]
-    assert [(a[0], a[1]) for a in adopted] == [(b.family, b.version) for b in history.PAST_BUILDS]
-    assert any(re.match(r"\d+ images \(5 sources, \d+ copies\) carry none of the product's tags yet", x) for x in lines)
+    assert all(a[5] == ("finished; kept" if (a[0], a[1]) in kept else "family tag; retiring") for a in adopted)
+    assert "7 images (5 sources, 2 copies) carry none of the product's tags yet:" in lines
+    finished = "2 in versions retention keeps are finished (lineage and snapshot tags, sharing as the policy says);"
+    assert finished in lines
     copies = [
         line.split()[:2] + line.split()[3:]
         for line in lines
@@ -195,15 +211,29 @@ def assert_adoption_plan(out: str) -> None:
     assert any(
         line.startswith("Nothing is removed today in us-east-1, us-west-2, eu-west-1: launch records") for line in lines
     )
-    # 8 + 30 GiB for each base version, 16 for tools, at home; at the list price, 0.05 per GB-month
-    assert next(line for line in lines if line.startswith("us-east-1  ")).split() == [
-        "us-east-1",
-        "0",
-        "0.00",
-        "92",
-        "4.60",
-    ]
-    assert "   the history is adopted: " in out
+    # 8 + 30 GiB for each base version, 16 for tools, at home; the copies of both base versions in us-west-2; at
+    # the list price, 0.05 per GB-month
+    reclaim = {line.split()[0]: line.split()[1:] for line in lines if re.match(r"(us-|eu-|total)\S* +\d+ +\d", line)}
+    assert reclaim == {
+        "us-east-1": ["0", "0.00", "92", "4.60"],
+        "us-west-2": ["0", "0.00", "76", "3.80"],
+        "eu-west-1": ["0", "0.00", "0", "0.00"],
+        "total": ["0", "0.00", "168", "8.40"],
+    }
+    # step 9 adopts them as planned: 2 finished, 5 tagged in one CreateTags per family and region, and deprecated
+    assert (
+        "   the history is adopted: 7 images, 2 of versions retention keeps finished (lineage, snapshots), the others\n"
+        "      beyond retention tagged with their family (3 CreateTags) and deprecated; 4 copies started\n"
+    ) in out
+    # step 10: nothing uses them, so they go after the grace period
+    assert "    The history beyond retention, adopted and deprecated in step 9: 5/5 images deregistered with" in out
+
+
+def history_ids(out: str, build: history.PastBuild) -> str:
+    """The image id the adoption plan shows for a past build's source."""
+    found = re.search(rf"\| +{build.family} +{re.escape(build.version)} +us-east-1 +(ami-\S+) +source", out)
+    assert found, build
+    return found.group(1)
 
 
 def assert_launches_tracked(out: str, rows: list[dict[str, str]]) -> None:
@@ -258,14 +288,18 @@ def assert_sweep(out: str, rows: list[dict[str, str]]) -> None:
 
     # 8: the function with SWEEP_DRY_RUN unset plans only; the plan command shows what it would do.
     assert "8. Schedule tick, new deployment (SweepDryRun is true until you change it)" in out
-    # the history is adopted (5 images finished) and the versions it keeps are copied (4 copies)
+    # the history is adopted: the 2 images retention keeps finished, the 5 beyond it (base 3.0.0 and 3.1.0 with
+    # their us-west-2 copies, tools 1.0.0) tagged with their family, one CreateTags per family and region (3), and
+    # deprecated with the seeded builds' 11; the versions it keeps are copied (4 copies)
     assert (
-        "   -> dry_run=true: 32 actions planned (4 CopyImage, 12 CreateImageUsageReport, 11 DeprecateImage, 5\n"
-        "      FinishImage), 0 applied\n"
+        "   -> dry_run=true: 39 actions planned (3 AddLineageTags, 4 CopyImage, 12 CreateImageUsageReport, 16\n"
+        "      DeprecateImage, 2 FinishListedImage, 2 PutImageParameter), 0 applied\n"
     ) in out
     assert "   nothing changed: 30 images, 50 snapshots as they were\n" in out
     assert (
-        "   | Actions a sweep would take: 4 CopyImage, 12 CreateImageUsageReport, 11 DeprecateImage, 5 FinishImage\n"
+        "   | Actions a sweep would take: 3 AddLineageTags, 4 CopyImage, 12 CreateImageUsageReport, 16 "
+        "DeprecateImage,\n"
+        "   |     2 FinishListedImage, 2 PutImageParameter\n"
     ) in out
     plan = plan_rows(out)
     assert plan.keys() == set(images.values())
@@ -283,10 +317,9 @@ def assert_sweep(out: str, rows: list[dict[str, str]]) -> None:
     assert "9. Dry run turned off (SweepDryRun=false in samconfig.toml): tick" in out
     # and each retiring version, shared with other accounts, is asked about: who still uses it there
     assert (
-        "   -> dry_run=false: 32 actions planned (4 CopyImage, 12 CreateImageUsageReport, 11 DeprecateImage, 5\n"
-        "      FinishImage), 32 applied\n"
+        "   -> dry_run=false: 39 actions planned (3 AddLineageTags, 4 CopyImage, 12 CreateImageUsageReport, 16\n"
+        "      DeprecateImage, 2 FinishListedImage, 2 PutImageParameter), 39 applied\n"
     ) in out
-    assert "   the history is adopted: 5 images tagged (lineage, snapshots), 4 copies started\n" in out
     assert re.search(
         r"   us-west-2: web-1\.0\.0, web-1\.1\.0, api-2\.0\.0, batch-0\.9\.0 deprecated from \S+ \S+ UTC", out
     )
@@ -294,15 +327,21 @@ def assert_sweep(out: str, rows: list[dict[str, str]]) -> None:
 
     # 10: the unused old versions are gone with their snapshots; the ones in use stay, and say why, also the one
     # another account uses (reported once on the alerts topic).
-    assert "10. Time passes: 15 days (simulated: fidelity.set_deprecation_time on the 12 deprecated images)" in out
+    # 17 deprecated: the seeded builds' 11, web-1.0.0 by hand, and the history's 5
+    assert "10. Time passes: 15 days (simulated: fidelity.set_deprecation_time on the 17 deprecated images)" in out
     assert "   and account 111111111111, which the policy shares with, runs 3 x batch-0.9.0\n" in out
-    # and the history's versions beyond retention, adopted in step 9, are deprecated
+    # web-1.1.0 in each region, and the history beyond retention, deprecated in step 9 and used by nothing
     assert (
-        "    tick -> dry_run=false: 10 actions planned (3 DeprecateImage, 3 DeregisterImage, 3 MarkRetired, 1\n"
-        "       ReportUseInOtherAccounts), 10 applied\n"
+        "    tick -> dry_run=false: 12 actions planned (8 DeregisterImage, 3 MarkRetired, 1 "
+        "ReportUseInOtherAccounts),\n"
+        "       12 applied\n"
     ) in out
     results = {m["region"]: m.groups()[1:] for line in out.splitlines() if (m := RESULT_ROW.match(line))}
-    assert results == {r: ("1", "2", "28", "0") for r in ("us-east-1", "us-west-2", "eu-west-1")}
+    # us-east-1: web-1.1.0 (8 + 20 GiB), base 3.0.0 and 3.1.0 (8 + 30 each), tools 1.0.0 (16); us-west-2: web-1.1.0
+    # and the two base copies; eu-west-1: web-1.1.0
+    assert results == {
+        "us-east-1": ("4", "7", "120", "0"), "us-west-2": ("3", "6", "104", "0"), "eu-west-1": ("1", "2", "28", "0"),
+    }  # fmt: skip
     assert "    Deregistered with their snapshots, in every region: web-1.1.0\n" in out
     kept = kept_rows(out)
     expected_kept = {
@@ -328,7 +367,8 @@ def assert_sweep(out: str, rows: list[dict[str, str]]) -> None:
 
     # 11: nothing left to do.
     assert "11. Next tick -> dry_run=false: 0 actions planned, 0 applied\n" in out
-    assert "    nothing changed: 31 images, 50 snapshots as they were\n" in out
+    # 34 images and 56 snapshots after step 9, less the 8 deregistered with their 15 snapshots in step 10
+    assert "    nothing changed: 26 images, 41 snapshots as they were\n" in out
 
     # 12: a retired version comes back from the Recycle Bin, with its snapshots, and the next tick keeps it.
     web_retired = images["web", "1.1.0", "us-east-1"]
@@ -397,18 +437,22 @@ def test_demo_fails_when_the_sweep_ignores_the_dry_run_and_launch_templates(
     out = capsys.readouterr().out
     assert status == 1, out
     assert (
-        "   -> dry_run=false: 32 actions planned (4 CopyImage, 12 CreateImageUsageReport, 11 DeprecateImage, 5\n"
-        "      FinishImage), 32 applied\n"
+        "   -> dry_run=false: 39 actions planned (3 AddLineageTags, 4 CopyImage, 12 CreateImageUsageReport, 16\n"
+        "      DeprecateImage, 2 FinishListedImage, 2 PutImageParameter), 39 applied\n"
     ) in out
-    assert "   CHANGED: 34 of the 34 images, 56 snapshots\n" in out
-    assert "step 8 (dry run) changed 34 images or snapshots, e.g. image ami-" in out
+    # 22 images (4 new copies, 16 deprecated, the 2 kept history images finished) and 9 snapshots (the 6 of the new
+    # copies, the 3 of the finished history images tagged)
+    assert "   CHANGED: 31 of the 34 images, 56 snapshots\n" in out
+    assert "step 8 (dry run) changed 31 images or snapshots, e.g. image ami-" in out
     assert "step 8: not a dry run with SWEEP_DRY_RUN unset" in out
     # EC2's own index still finds the template the broken reader missed: kept, but not for the expected reason
     api_old = image_of(table_rows(out), "api", "2.0.0", "us-east-1")
     assert f"step 10: api 2.0.0 us-east-1 ({api_old}) is keep (" in out
     assert "(found by DescribeImageReferences); protections ['launch-template'])" in out
-    # the history, adopted by step 8 and deprecated by step 9, is gone too after step 10
-    assert "sweep: 14 AMIs deprecated, 6 deregistered (11 snapshots, 176 GiB), 9 old ones kept in use" in out
+    # the history beyond retention, adopted and deprecated by step 8 already, is gone too after step 10; so the
+    # deprecations move from step 9 to step 8, and the totals are those of a correct run
+    assert "step 9: 0 deprecations applied, expected 16" in out
+    assert "sweep: 22 AMIs deprecated, 8 deregistered (15 snapshots, 252 GiB), 9 old ones kept in use" in out
     assert dict(os.environ) == env_before
     assert_server_stopped(endpoint_port(out))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -142,17 +143,28 @@ def test_the_adoption_plan_of_an_account_the_product_never_ran_in(account: Accou
 
     # Then nothing was changed, and nothing is removed today (the launch records are not known) ...
     assert status == EXIT_BLOCKED
-    assert all(c.operation.startswith(("Describe", "Scan", "Query")) for c in calls.calls)
+    assert all(c.operation.startswith(("Describe", "Scan", "Query", "Get", "List")) for c in calls.calls)
     sections = dict(section(text, title) for title in SECTIONS)
     # ... the family and its versions, oldest first, and where its images are
     assert sections["Found"][0].split() == ["FAMILY", "VERSIONS", HOME, WEST, EU]
     assert sections["Found"][1].split() == ["web", "2.0.0,", "2.1.0,", "2.2.0,", "2.3.0", "4", "2", "0"]
-    # ... every image adopted, the copies too; the two versions retention keeps get their missing copies
-    adopted = {tuple(line.split()[:5]) for line in sections["Adopted"][1:-1]}
-    assert adopted == {("web", v, HOME, built[v], "source") for v in ("2.0.0", "2.1.0", "2.2.0", "2.3.0")} | {
-        ("web", v, WEST, built[f"{v} copy"], "copy") for v in ("2.1.0", "2.2.0")
+    # ... every image adopted, the copies too: the two versions retention keeps are finished (and get their
+    # missing copies); the two beyond it, the copy of 2.1.0 with its source, only get the family tag and retire
+    adopted = {tuple(re.split(r"\s{2,}", line)) for line in sections["Adopted"][1:-3]}
+    kept, retiring = "finished; kept", "family tag; retiring"
+    assert adopted == {
+        ("web", "2.0.0", HOME, built["2.0.0"], "source", retiring),
+        ("web", "2.1.0", HOME, built["2.1.0"], "source", retiring),
+        ("web", "2.1.0", WEST, built["2.1.0 copy"], f"copy of {built['2.1.0']}", retiring),
+        ("web", "2.2.0", HOME, built["2.2.0"], "source", kept),
+        ("web", "2.2.0", WEST, built["2.2.0 copy"], f"copy of {built['2.2.0']}", kept),
+        ("web", "2.3.0", HOME, built["2.3.0"], "source", kept),
     }
-    assert "6 images (4 sources, 2 copies) carry none of the product's tags yet" in sections["Adopted"][-1]
+    assert sections["Adopted"][-3:] == [
+        "6 images (4 sources, 2 copies) carry none of the product's tags yet:",
+        "3 in versions retention keeps are finished (lineage and snapshot tags, sharing as the policy says);",
+        "3 beyond retention only get the family tag (the lineage they retire with) and retire from the same run.",
+    ]
     copies = [line.split() for line in sections["Copies"][1:-1]]
     assert copies == [
         ["web", "2.2.0", built["2.2.0"], EU],
@@ -175,7 +187,8 @@ def test_the_adoption_plan_of_an_account_the_product_never_ran_in(account: Accou
     assert sections["Reclaimed"][4].split() == ["total", "0", "0.00", "84", "4.20"]
     assert "upper bound of what is billed" in sections["Reclaimed"][-1]
     # ... and, below, the per-family detail as before
-    assert "\nweb\n  VERSION  CREATED" in text and "retires once the product's lineage tags are on it" in text
+    # (the version beyond retention that is tagged in this run is deprecated by it too)
+    assert "\nweb\n  VERSION  CREATED" in text and "beyond retention: deprecated from" in text
 
 
 def test_the_adoption_plan_for_tools_and_for_a_change_review(account: Account, tmp_path: Path) -> None:
@@ -192,6 +205,10 @@ def test_the_adoption_plan_for_tools_and_for_a_change_review(account: Account, t
     document = json.loads(as_json)
     adoption = document["adoption"]
     assert len(adoption["adopted"]) == 6 and len(adoption["copies_to_start"]) == 3
+    assert {(a["image_id"], a["copy_of"], a["retiring"]) for a in adoption["adopted"]} == {
+        (built["2.0.0"], None, True), (built["2.1.0"], None, True), (built["2.1.0 copy"], built["2.1.0"], True),
+        (built["2.2.0"], None, False), (built["2.2.0 copy"], built["2.2.0"], False), (built["2.3.0"], None, False),
+    }  # fmt: skip
     assert adoption["reclaim"][HOME] | {"blocked": None} == {
         "gib_today": 0, "monthly_cost_today": 0.0, "gib_retiring": 56, "monthly_cost_retiring": 5.6, "blocked": None,
     }  # fmt: skip
@@ -204,8 +221,13 @@ def test_the_adoption_plan_for_tools_and_for_a_change_review(account: Account, t
     assert f"| web | 2.3.0 | {built['2.3.0']} | {WEST} |" in as_markdown
     assert f"| {HOME} | 0 | 0.00 | 56 | 5.60 |" in as_markdown
     assert "### Per family: each version in each region, what the sweep does and why: web" in as_markdown
-    assert f"| {WEST} | 2 keep | 0 | launch records could not be read:" in as_markdown
-    assert "Actions a sweep would take: 3 CopyImage, 6 FinishImage" in as_markdown
+    assert f"| web | 2.1.0 | {WEST} | {built['2.1.0 copy']} | copy of {built['2.1.0']} | family tag; retiring |" in (
+        as_markdown
+    )
+    assert f"| {WEST} | 1 deprecate, 1 keep | 0 | launch records could not be read:" in as_markdown
+    # the three kept images are finished; the three beyond retention tagged in one CreateTags per region
+    actions = "2 AddLineageTags, 3 CopyImage, 3 CreateImageUsageReport, 2 DeprecateImage, 3 FinishListedImage"
+    assert f"Actions a sweep would take: {actions}" in as_markdown
 
 
 SECTIONS = ("Found", "Adopted", "Copies", "Retirement", "Reclaimed")

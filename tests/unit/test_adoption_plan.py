@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from ami_lifecycle.act.adopt import AddLineageTags
+from ami_lifecycle.act.finish import FinishImage
 from ami_lifecycle.model.image import SOURCE_IMAGE_TAG, SOURCE_REGION_TAG, Image
 from ami_lifecycle.model.inventory import Fleet, Reference, RegionInventory, Snapshot
 from ami_lifecycle.plan.adoption import adoption_report
@@ -79,12 +81,17 @@ def test_the_adoption_plan_of_an_account_the_product_never_ran_in() -> None:
     report = adoption_report(fleet, plan, rules)
 
     assert [(f.family, f.versions, f.images) for f in report.families] == [("web", ("1", "2", "3"), {HOME: 3, DR: 1})]
-    assert {(a.region, a.image_id, a.version, a.copy_of) for a in report.adopted} == {
-        (HOME, "ami-1", "1", None),
-        (HOME, "ami-2", "2", None),
-        (HOME, "ami-3", "3", None),
-        (DR, "ami-c1", "1", "ami-1"),
+    # every image is adopted: the kept version finished, those beyond retention (the copy with its source) only
+    # tagged with their family, in bulk, and retiring
+    assert {(a.region, a.image_id, a.version, a.copy_of, a.retiring) for a in report.adopted} == {
+        (HOME, "ami-1", "1", None, True),
+        (HOME, "ami-2", "2", None, True),
+        (HOME, "ami-3", "3", None, False),
+        (DR, "ami-c1", "1", "ami-1", True),
     }
+    finished = {a.image.image_id for a in plan.actions if isinstance(a, FinishImage)}
+    tagged = {i for a in plan.actions if isinstance(a, AddLineageTags) for i in a.image_ids}
+    assert (finished, tagged) == ({"ami-3"}, {"ami-1", "ami-2", "ami-c1"})
     assert [(c.region, c.source_image_id, c.version) for c in report.copies] == [(DR, "ami-3", "3")]
     # version 2 was deprecated 40 days ago: removable at once; version 1 is deprecated once it is adopted
     hand, old = report.retirements

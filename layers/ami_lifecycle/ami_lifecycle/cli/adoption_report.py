@@ -35,17 +35,31 @@ def _found(report: AdoptionReport) -> Section:
 
 def _adopted(report: AdoptionReport) -> Section:
     rows = [
-        (a.family, a.version, a.region, a.image_id, f"copy of {a.copy_of}" if a.copy_of else "source")
+        (
+            a.family,
+            a.version,
+            a.region,
+            a.image_id,
+            f"copy of {a.copy_of}" if a.copy_of else "source",
+            "family tag; retiring" if a.retiring else "finished; kept",
+        )
         for a in sorted(report.adopted, key=lambda a: (a.family, a.version, a.copy_of is not None, a.region))
     ]
     copies = sum(a.copy_of is not None for a in report.adopted)
-    note = (
-        f"{len(rows)} images ({len(rows) - copies} sources, {copies} copies) carry none of the product's tags yet: "
-        "the first run tags them (lineage, snapshots) and shares them as the policy says"
+    retiring = sum(a.retiring for a in report.adopted)
+    notes = (
+        (
+            f"{len(rows)} images ({len(rows) - copies} sources, {copies} copies) carry none of the product's tags yet:",
+            f"  {len(rows) - retiring} in versions retention keeps are finished (lineage and snapshot tags, sharing "
+            "as the policy says);",
+            f"  {retiring} beyond retention only get the family tag (the lineage they retire with) and retire from "
+            "the same run.",
+        )
         if rows
-        else "None: every managed image already carries the product's tags."
+        else ("None: every managed image already carries the product's tags.",)
     )
-    return Section("Adopted by the first run", ("FAMILY", "VERSION", "REGION", "IMAGE", "WHAT"), rows, (note,))
+    header = ("FAMILY", "VERSION", "REGION", "IMAGE", "WHAT", "FIRST RUN")
+    return Section("Adopted by the first run", header, rows, notes)
 
 
 def _copies(report: AdoptionReport) -> Section:

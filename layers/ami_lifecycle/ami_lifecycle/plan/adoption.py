@@ -1,7 +1,9 @@
 """The adoption plan: what the product finds in an account and will do there, before it changes anything. Pure.
 
 From the sweep's plan and what it read: the families and versions the policy selects, the images the first
-run adopts (finishes: lineage tags, snapshot tags, sharing) and the copies it starts, the versions beyond
+run adopts (those the sweep tags for the first time: in a version retention keeps it finishes them, lineage
+tags, snapshot tags, sharing; beyond retention they only get the family tag they retire with) and the copies
+it starts, the versions beyond
 retention with when each is deprecated and from when it may be deregistered, and what that reclaims per
 region (snapshot GiB and monthly cost). Without the launch records (no usage table) nothing is removed today;
 the retirement schedule says what would go, and when, once the product runs.
@@ -14,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..act.finish import FinishImage
+from ..act.adopt import AddLineageTags
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeregisterImage
-from ..model.image import FAMILY_TAG, SOURCE_IMAGE_TAG, VERSION_TAG
+from ..model.image import FAMILY_TAG, VERSION_TAG
 from ..model.inventory import Fleet
 from ..model.plan import ImageDecision, SweepPlan
 from ..policy import Policy
@@ -36,13 +38,15 @@ class FamilyFound:
 
 @dataclass(frozen=True)
 class Adoption:
-    """An image the first run finishes that carries none of the product's lineage yet."""
+    """An image that carries none of the product's lineage yet: the first run finishes it if retention keeps its
+    version, else only tags it with its family and it retires (`retiring`)."""
 
     region: str
     image_id: str
     family: str
     version: str
     copy_of: str | None  # the source, for a copy (EC2's ancestry or lineage tags)
+    retiring: bool = False  # beyond retention: tagged with its family in bulk, not finished
 
 
 @dataclass(frozen=True)
@@ -134,14 +138,10 @@ def adoption_report(fleet: Fleet, plan: SweepPlan, policy: Policy) -> AdoptionRe
     report.families = _families(decisions.values())
     report.unmanaged = {region: p.unmanaged for region, p in plan.regions.items()}
     for region, region_plan in plan.regions.items():
+        tagged = {i for a in region_plan.actions if isinstance(a, AddLineageTags) for i in a.image_ids}
+        report.adopted += _adopted(fleet, region, region_plan.adopted, tagged, decisions)
         for action in region_plan.actions:
-            if isinstance(action, FinishImage) and FAMILY_TAG not in action.image.tags:
-                image, decision = action.image, decisions.get((region, action.image.image_id))
-                # a copy is finished with its source's lineage (a source built from a copy is no copy here)
-                copy_of = action.desired.image_tags.get(SOURCE_IMAGE_TAG)
-                family, version = (decision.family, decision.version) if decision else ("", "")
-                report.adopted.append(Adoption(region, image.image_id, family, version, copy_of))
-            elif isinstance(action, CopyImage):
+            if isinstance(action, CopyImage):
                 family, version = action.image_tags.get(FAMILY_TAG, ""), action.image_tags.get(VERSION_TAG, "")
                 report.copies.append(CopyToStart(region, action.source_image_id, family, version))
     report.retirements, retiring = _retirements(fleet, decisions.values())
@@ -150,6 +150,26 @@ def adoption_report(fleet: Fleet, plan: SweepPlan, policy: Policy) -> AdoptionRe
         today += sum(a.size_gib for a in region_plan.actions if isinstance(a, DeleteSnapshot))
         report.regions.append(RegionReclaim(region, today, retiring.get(region, 0), region_plan.blocked))
     return report
+
+
+def _adopted(
+    fleet: Fleet,
+    region: str,
+    image_ids: list[str],
+    tagged: set[str],
+    decisions: dict[tuple[str, str], ImageDecision],
+) -> list[Adoption]:
+    """The images the sweep tags for the first time in `region` (its plan's own list, so the report says what the
+    sweep does): those it only tags in bulk (`tagged`: beyond retention) retire, the others it finishes."""
+    found = []
+    for image_id in image_ids:
+        image, decision = fleet.regions[region].images[image_id], decisions.get((region, image_id))
+        # Every managed image outside the home region is a copy of a home source (by lineage tags or EC2's
+        # ancestry); a home image is a source even if it was built from a copy.
+        lineage = image.copy_of if region != fleet.home_region else None
+        family, version = (decision.family, decision.version) if decision else ("", "")
+        found.append(Adoption(region, image_id, family, version, lineage[0] if lineage else None, image_id in tagged))
+    return found
 
 
 def _families(decisions: Any) -> list[FamilyFound]:

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..act.adopt import AddLineageTags
 from ..act.executor import RegionResult
 from ..act.finish import FinishImage
 from ..act.protect import CopyImage
 from ..act.retire import DeleteSnapshot, DeprecateImage, DeregisterImage, DisableImage
-from ..model.image import FAMILY_TAG, SOURCE_IMAGE_TAG
+from ..model.image import SOURCE_IMAGE_TAG
 from ..model.plan import SweepPlan
 from .reclaim import monthly_cost
 
@@ -40,7 +41,10 @@ class SweepSummary:
     copies_started: int = 0
     images_finished: int = 0  # the sweep finished what events missed, or applied a changed policy
     copies_finished: int = 0  # ... of which DR copies
-    images_adopted: int = 0  # ... of which images without the product's lineage until now
+    # Images without the product's lineage until now, tagged by this run: in versions retention keeps they are
+    # finished (counted above too); beyond it they only get their family tag and retire (`adopted_retiring`).
+    images_adopted: int = 0
+    adopted_retiring: int = 0  # ... of which beyond retention
     failures: int = 0
 
     @property
@@ -80,6 +84,7 @@ class SweepSummary:
             "copies_started": self.copies_started,
             "images_finished": self.images_finished,
             "images_adopted": self.images_adopted,
+            "adopted_retiring": self.adopted_retiring,
             "failures": self.failures,
             "gib_reclaimed": self.gib,
             "monthly_cost_reclaimed": cost,
@@ -94,7 +99,7 @@ def sweep_summary(plan: SweepPlan, results: Mapping[str, RegionResult], price_pe
     families = {(d.region, d.image_id): d.family for p in plan.regions.values() for d in p.decisions}
     retired: dict[tuple[str, str], Retired] = defaultdict(Retired)
     for region, result in results.items():
-        actions = plan.regions[region].actions
+        actions, adopted = plan.regions[region].actions, set(plan.regions[region].adopted)
         summary.failures += len(result.failures)
         for position, applied in sorted(result.done.items()):
             action = actions[position]
@@ -118,6 +123,10 @@ def sweep_summary(plan: SweepPlan, results: Mapping[str, RegionResult], price_pe
             elif isinstance(action, FinishImage) and applied.changed:
                 summary.images_finished += 1
                 summary.copies_finished += SOURCE_IMAGE_TAG in action.desired.image_tags
-                summary.images_adopted += FAMILY_TAG not in action.image.tags
+                summary.images_adopted += action.image.image_id in adopted
+            elif isinstance(action, AddLineageTags):
+                tagged = adopted.intersection(action.image_ids)
+                summary.images_adopted += len(tagged)
+                summary.adopted_retiring += len(tagged)
     summary.retired = dict(retired)
     return summary

@@ -125,7 +125,9 @@ def plan_protection(
                         lineage_wanted[image.region][image.image_id] = wanted
                         if member.adopted:
                             plans[image.region].adopted.append(image.image_id)
-                        continue
+                    # Beyond retention, the family tag is all it needs: sharing and marks would only go on an image
+                    # about to retire (or one whose tags leave no room, which the retirement plan keeps and says why).
+                    continue
                 if image.state != "available":
                     continue
                 retiring = parse_time(image.deprecation_time) is not None

@@ -50,6 +50,14 @@ class History:
     def image_ids(self) -> set[str]:
         return {*self.sources.values(), *self.copies.values()}
 
+    def retiring(self) -> dict[str, str]:
+        """The images of the versions beyond retention, sources and copies (image id -> what it is): the first
+        real tick adopts them with the family tag only and deprecates them; nothing uses them, so they go after
+        the grace period."""
+        kept = newest()
+        found = {i: f"{b.name} ({HOME})" for b, i in self.sources.items() if b not in kept}
+        return found | {i: f"{b.name} ({WEST} copy)" for b, i in self.copies.items() if b not in kept}
+
 
 def seed_history(aws: LocalAws, builds: tuple[PastBuild, ...] = PAST_BUILDS) -> History:
     """Builds of months past, selected by the policy (the pipeline tags them managed) but carrying none of the
@@ -78,13 +86,14 @@ def newest(builds: tuple[PastBuild, ...] = PAST_BUILDS) -> set[PastBuild]:
 
 
 def adoption_problems(aws: LocalAws, history: History) -> list[str]:
-    """After the first real tick: every past build carries the product's lineage, and the versions retention
-    keeps have a copy in each DR region."""
+    """After the first real tick: every past build carries the product's lineage, and so does every copy the other
+    tool made (known by EC2's ancestry); the versions retention keeps have a copy in each DR region."""
     problems = []
-    home = {i["ImageId"]: i for i in all_images(aws, HOME)}
-    for build, image_id in history.sources.items():
-        if FAMILY_TAG not in tags_of(home.get(image_id, {})):
-            problems.append(f"step 9: {build.name} ({image_id}) was not adopted: no {FAMILY_TAG} tag")
+    found = {i["ImageId"]: i for region in (HOME, WEST) for i in all_images(aws, region)}
+    for label, images in (("", history.sources), (f" ({WEST} copy)", history.copies)):
+        for build, image_id in images.items():
+            if FAMILY_TAG not in tags_of(found.get(image_id, {})):
+                problems.append(f"step 9: {build.name}{label} ({image_id}) was not adopted: no {FAMILY_TAG} tag")
     for build in newest():
         for region in DR_REGIONS:
             if not copies_of(all_images(aws, region), history.sources[build]):

@@ -111,11 +111,23 @@ def sweep_on_schedule(stage: Stage, account: Account, launches: LaunchStory, his
     on, after_on = dry_run_off_tick(stage, managed, after_dry)  # 9
     adopted = adoption_problems(stage.aws, history)
     aged, gone, after_gone, decisions = time_passes_tick(stage, managed, newest, start)  # 10
+    say(*history_gone_lines(history, after_gone))
     again, end = next_tick(stage, after_gone)  # 11
     return SweepStory(
         stage.sweeper, template, managed, newest, in_use, start, dry, after_dry, dry_decisions,
-        on, after_on, aged, gone, after_gone, decisions, again, end, adopted,
+        on, after_on, aged, gone, after_gone, decisions, again, end, adopted, history.retiring(),
     )  # fmt: skip
+
+
+def history_gone_lines(history: History, after: AccountState) -> list[str]:
+    """Step 10, for the history beyond retention that step 9 adopted and deprecated: nothing uses it."""
+    retiring = history.retiring()
+    gone = sorted(label for image_id, label in retiring.items() if image_id not in after.images)
+    line = (
+        f"    The history beyond retention, adopted and deprecated in step 9: {len(gone)}/{len(retiring)} images"
+        f" deregistered with their snapshots: {', '.join(gone) or 'none'}"
+    )
+    return textwrap.wrap(line, WIDTH, subsequent_indent="      ", break_on_hyphens=False)
 
 
 def introduce(stage: Stage) -> None:
@@ -287,8 +299,14 @@ def dry_run_off_tick(stage: Stage, managed: list[ManagedImage], before: AccountS
     say(
         "9. Dry run turned off (SweepDryRun=false in samconfig.toml): tick",
         *textwrap.wrap(f"   -> {tick_summary(on)}", WIDTH, subsequent_indent="      "),
-        f"   the history is adopted: {plural(on.total('FinishImage'), 'image')} tagged (lineage, snapshots),"
-        f" {on.total('CopyImage')} copies started",
+        *textwrap.wrap(
+            f"   the history is adopted: {plural(sum(on.plan.get('adopted', {}).values()), 'image')},"
+            f" {on.total('FinishListedImage')} of versions retention keeps finished (lineage, snapshots), the others"
+            f" beyond retention tagged with their family ({on.total('AddLineageTags')} CreateTags) and deprecated;"
+            f" {on.total('CopyImage')} copies started",
+            WIDTH,
+            subsequent_indent="      ",
+        ),
         *deprecation_lines(managed, before, after_on),
     )
     return on, after_on

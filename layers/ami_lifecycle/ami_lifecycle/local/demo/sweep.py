@@ -231,6 +231,8 @@ class SweepStory:
     again: Tick
     end: AccountState
     adoption: list[str] = field(default_factory=list)  # what step 9 left of the history unadopted
+    # The history beyond retention (image id -> what it is): adopted and deprecated by step 9, gone after step 10.
+    history_retiring: dict[str, str] = field(default_factory=dict)
 
     @property
     def ticks(self) -> list[Tick]:

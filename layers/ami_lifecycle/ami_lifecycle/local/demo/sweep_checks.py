@@ -56,7 +56,8 @@ def dry_run_problems(sweep: SweepStory) -> list[str]:
 
 def deprecation_problems(sweep: SweepStory) -> list[str]:
     """Step 9 deprecated every image of a version beyond retention, and nothing else."""
-    due = [m for m in sweep.retiring if not sweep.start.images[m.image_id].deprecation]
+    due = [m.image_id for m in sweep.retiring if not sweep.start.images[m.image_id].deprecation]
+    due += list(sweep.history_retiring)  # adopted with the family tag in the same run, and deprecated by it
     problems = []
     if sweep.dry.planned.get("DeprecateImage", 0) != len(due):
         problems.append(
@@ -70,25 +71,31 @@ def deprecation_problems(sweep: SweepStory) -> list[str]:
         image = sweep.after_on.images.get(m.image_id)
         if image is None or not image.deprecation:
             problems.append(f"step 9: {m.label} ({m.image_id}) is not deprecated: {describe_state(image)}")
+    for image_id, label in sweep.history_retiring.items():
+        image = sweep.after_on.images.get(image_id)
+        if image is None or not image.deprecation:
+            problems.append(f"step 9: {label} ({image_id}) is not deprecated: {describe_state(image)}")
     return problems
 
 
 def removal_problems(sweep: SweepStory) -> list[str]:
     """Step 10 deregistered every unused old version in every region, with its snapshots, as reported."""
     problems = []
-    snapshots = [s for m in sweep.removed for s in sweep.start.images[m.image_id].snapshot_ids]
-    for m in sweep.removed:
-        if m.image_id in sweep.after_gone.images:
-            problems.append(f"step 10: {m.label} ({m.image_id}) is still registered")
+    # the history beyond retention goes too: nothing uses it
+    removed = {m.image_id: m.label for m in sweep.removed} | sweep.history_retiring
+    snapshots = [s for image_id in removed for s in sweep.start.images[image_id].snapshot_ids]
+    for image_id, label in removed.items():
+        if image_id in sweep.after_gone.images:
+            problems.append(f"step 10: {label} ({image_id}) is still registered")
     if left := [s for s in snapshots if s in sweep.after_gone.snapshots]:
         problems.append(f"step 10: snapshots of deregistered AMIs left: {', '.join(left)}")
     gib = sum(sweep.start.snapshots[s][0] for s in snapshots)
     deregistered = sweep.gone.total("DeregisterImage")
     reported = (deregistered, sweep.gone.snapshots_deleted, sweep.gone.gib_reclaimed)
-    if reported != (len(sweep.removed), len(snapshots), gib):
+    if reported != (len(removed), len(snapshots), gib):
         problems.append(
             f"step 10: the function reported {reported} (AMIs, snapshots, GiB), expected"
-            f" {(len(sweep.removed), len(snapshots), gib)}"
+            f" {(len(removed), len(snapshots), gib)}"
         )
     return problems
 
