@@ -193,15 +193,13 @@ def _planner_hot_spot(fleet: Fleet, policy: Policy) -> str:
     profile.runcall(plan_sweep, fleet, policy, datetime.now(UTC))
     stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     total = max(cumulative for (_, _, name), (_, _, _, cumulative, _) in stats.items() if name == "plan_sweep")
-    (_, line, name), (_, _, _, cumulative, _) = max(
-        (
-            (key, value)
-            for key, value in stats.items()
-            if key[0].endswith("sweep_planner.py") and key[2] != "plan_sweep"
-        ),
+    planner = os.path.join("ami_lifecycle", "plan", "")
+    (path, line, name), (_, _, _, cumulative, _) = max(
+        ((key, value) for key, value in stats.items() if planner in key[0] and key[2] != "plan_sweep"),
         key=lambda item: item[1][3],
     )
-    return f"{name} (sweep_planner.py:{line}) takes {cumulative / total:.0%} of plan_sweep under cProfile"
+    where = f"plan/{os.path.basename(path)}:{line}"
+    return f"{name} ({where}) takes {cumulative / total:.0%} of plan_sweep under cProfile"
 
 
 def sweep_fleet(shape: FleetShape) -> None:

@@ -124,8 +124,11 @@ def candidate(member: Member, version: Version, policy: Policy, finishing: froze
     """A sweep candidate: one member of a version grouped by `plan/families.group_versions`. `finishing`: images
     the same run finishes first (a write naming one must require that FinishImage), which count as finished."""
     image = member.image
-    finished = image.image_id in finishing or image.tags.get(PROTECTED_TAG) == protection_digest(
-        desired_for_member(member, policy)
+    # Only an available, undeprecated image can be eligible: the digest (the costly part) is worked out for it alone.
+    finished = image.image_id in finishing or (
+        image.state == "available"
+        and image.deprecation_time is None
+        and image.tags.get(PROTECTED_TAG) == protection_digest(desired_for_member(member, policy))
     )
     return Candidate(
         version.family,
