@@ -80,23 +80,16 @@ class PutImageParameter(Action):
                 return Applied(note=" (created meanwhile: left as it is)", changed=False)
             return Applied()
         ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=self.name, Tags=tags)
-        if self.tier == "Advanced":  # a tier is only ever raised: SSM cannot turn an advanced one back
-            ssm.put_parameter(
-                Name=self.name,
-                Value=self.image_id,
-                DataType=IMAGE_DATA_TYPE,
-                Description=self.description,
-                Overwrite=True,
-                Tier="Advanced",
-            )
-        else:
-            ssm.put_parameter(
-                Name=self.name,
-                Value=self.image_id,
-                DataType=IMAGE_DATA_TYPE,
-                Description=self.description,
-                Overwrite=True,
-            )
+        # A tier is only ever raised (SSM cannot turn an advanced parameter back): a standard one is left unsaid.
+        raise_tier: dict[str, Any] = {"Tier": "Advanced"} if self.tier == "Advanced" else {}
+        ssm.put_parameter(
+            Name=self.name,
+            Value=self.image_id,
+            DataType=IMAGE_DATA_TYPE,
+            Description=self.description,
+            Overwrite=True,
+            **raise_tier,
+        )
         return Applied()
 
     def describe(self) -> str:

@@ -170,9 +170,7 @@ def _select_versions(
     ``$Latest`` and/or ``$Default``, and those versions of every launch template in the account are described.
     """
     if name and template_id:
-        raise InvalidParameterCombination(
-            "Specify either the launch template ID or the launch template name, not both."
-        )
+        _one_template(name, template_id)
     if name or template_id:
         template = backend.get_launch_template_by_name(name) if name else backend.get_launch_template(template_id)
         if versions:
@@ -281,6 +279,16 @@ def _live_version(template: LaunchTemplate, version: str) -> LaunchTemplateVersi
     return found
 
 
+def _one_template(name: str | None, template_id: str | None) -> None:
+    """A request names its template by ID or by name: exactly one."""
+    if name and template_id:
+        raise InvalidParameterCombination(
+            "Specify either the launch template ID or the launch template name, not both."
+        )
+    if not name and not template_id:
+        raise MissingParameter("launch template ID or launch template name")
+
+
 def _delete_versions_action(self: LaunchTemplates) -> ActionResult:
     """DeleteLaunchTemplateVersions: up to 200 versions of one template, each reported deleted or not.
 
@@ -292,12 +300,7 @@ def _delete_versions_action(self: LaunchTemplates) -> ActionResult:
     template_id = self._get_param("LaunchTemplateId")
     versions = [str(v) for v in self._get_param("Versions", [])]
     self.error_on_dryrun()
-    if name and template_id:
-        raise InvalidParameterCombination(
-            "Specify either the launch template ID or the launch template name, not both."
-        )
-    if not name and not template_id:
-        raise MissingParameter("launch template ID or launch template name")
+    _one_template(name, template_id)
     if not versions or len(versions) > 200:
         raise InvalidParameterValue("Specify between 1 and 200 launch template versions to delete.")
     backend = self.ec2_backend
@@ -346,12 +349,7 @@ def _create_version_action(self: LaunchTemplates) -> ActionResult:
     data: dict[str, Any] = self._get_param("LaunchTemplateData", {})
     client_token = self._get_param("ClientToken")
     self.error_on_dryrun()
-    if name and template_id:
-        raise InvalidParameterCombination(
-            "Specify either the launch template ID or the launch template name, not both."
-        )
-    if not name and not template_id:
-        raise MissingParameter("launch template ID or launch template name")
+    _one_template(name, template_id)
     if client_token is not None and (len(client_token) > _CLIENT_TOKEN_MAX or not client_token.isascii()):
         raise InvalidParameterValue(f"ClientToken must be at most {_CLIENT_TOKEN_MAX} ASCII characters.")
     backend = self.ec2_backend
